@@ -1,0 +1,183 @@
+"""JSON routes for signing in with a token, agencies, users and API tokens."""
+
+from __future__ import annotations
+
+from typing import Annotated
+
+from fastapi import APIRouter, Query, Request
+from fastapi.responses import JSONResponse
+from sqlalchemy import select
+
+from atalaya.accounts import login, service
+from atalaya.accounts.authz import Principal, Scope, authorize
+from atalaya.accounts.deps import PrincipalDep, RuntimeDep, SessionDep, audit_context
+from atalaya.accounts.models import ApiToken, User
+from atalaya.accounts.schemas import (
+    AgencyCreate,
+    AgencyOut,
+    NewToken,
+    TokenCreate,
+    TokenLogin,
+    TokenOut,
+    UserCreate,
+    UserOut,
+)
+from atalaya.audit import service as audit
+from atalaya.errors import DomainError
+from atalaya.geo.service import get_area
+from atalaya.web.pagination import MAX_LIMIT, Page, paginate
+from atalaya.web.problems import problem_response
+
+router = APIRouter(prefix="/api/v1", tags=["accounts"])
+Limit = Annotated[int, Query(ge=1, le=MAX_LIMIT)]
+
+
+@router.post("/auth/token", status_code=201, response_model=NewToken)
+def sign_in_for_token(
+    body: TokenLogin, request: Request, session: SessionDep, runtime: RuntimeDep
+) -> NewToken | JSONResponse:
+    """Exchange username, password and (where set up) a TOTP code for a short-lived token."""
+    ctx = audit_context(request)
+    creds, policy = runtime.credentials, runtime.login_policy
+    outcome = login.check_password(session, creds, policy, ctx, body.username, body.password)
+    if outcome.user and outcome.enrollment_due:
+        outcome = login.LoginOutcome(error="AUTH-113")
+    elif outcome.user and outcome.second_factor_due:
+        if not body.totp:
+            outcome = login.LoginOutcome(error="AUTH-103", params={})
+        else:
+            outcome = login.check_second_factor(
+                session, creds, policy, ctx, outcome.user, body.totp
+            )
+    if outcome.error or outcome.user is None:
+        # Answer without raising, so that the failure count above is committed.
+        return problem_response(
+            request, DomainError(outcome.error or "AUTH-102", params=outcome.params or {})
+        )
+    login.succeed(session, ctx, outcome.user, "token")
+    days = runtime.settings.session_hours / 24
+    token, row = service.create_token(session, ctx, outcome.user, days=days, name=body.name)
+    return NewToken(token=token, **TokenOut.of(row).model_dump())
+
+
+@router.get("/me", response_model=UserOut)
+def me(principal: PrincipalDep, session: SessionDep) -> UserOut:
+    authorize(principal, "profile.read")
+    return UserOut.of(service.get_user(session, principal.username))
+
+
+@router.get("/agencies", response_model=Page[AgencyOut])
+def list_agencies(
+    principal: PrincipalDep, session: SessionDep, cursor: str | None = None, limit: Limit = 100
+) -> Page[AgencyOut]:
+    authorize(principal, "agency.read")
+    stmt = service.visible_agencies(principal)
+    return paginate(session, stmt, service.Agency.id, cursor, limit, AgencyOut.of)
+
+
+@router.get("/agencies/{code}", response_model=AgencyOut)
+def read_agency(code: str, principal: PrincipalDep, session: SessionDep) -> AgencyOut:
+    agency = service.get_agency(session, code)
+    authorize(principal, "agency.read", service.agency_scope(agency))
+    return AgencyOut.of(agency)
+
+
+@router.post("/agencies", status_code=201, response_model=AgencyOut)
+def create_agency(
+    body: AgencyCreate, request: Request, principal: PrincipalDep, session: SessionDep
+) -> AgencyOut:
+    area = get_area(session, body.area)
+    authorize(principal, "agency.create", Scope(area.path))
+    agency = service.create_agency(session, audit_context(request), **body.model_dump())
+    return AgencyOut.of(agency)
+
+
+@router.get("/users", response_model=Page[UserOut])
+def list_users(
+    request: Request,
+    principal: PrincipalDep,
+    session: SessionDep,
+    cursor: str | None = None,
+    limit: Limit = 100,
+) -> Page[UserOut]:
+    authorize(principal, "user.read")
+    page = paginate(session, service.visible_users(principal), User.id, cursor, limit, UserOut.of)
+    audit.record(
+        session,
+        audit_context(request),
+        "user.list",
+        object_type="user",
+        detail={"count": len(page.items)},
+    )
+    return page
+
+
+@router.get("/users/{username}", response_model=UserOut)
+def read_user(
+    username: str, request: Request, principal: PrincipalDep, session: SessionDep
+) -> UserOut:
+    """Read a user's profile (personal data: every read is audited)."""
+    user = service.get_user(session, username)
+    action = "profile.read" if user.id == principal.user_id else "user.read"
+    authorize(principal, action, service.user_scope(user))
+    audit.record(
+        session, audit_context(request), "user.read", object_type="user", object_id=username
+    )
+    return UserOut.of(user)
+
+
+@router.post("/users", status_code=201, response_model=UserOut)
+def create_user(
+    body: UserCreate,
+    request: Request,
+    principal: PrincipalDep,
+    session: SessionDep,
+    runtime: RuntimeDep,
+) -> UserOut:
+    agency = service.get_agency(session, body.agency)
+    authorize(principal, "user.create", service.agency_scope(agency))
+    user = service.create_user(
+        session, audit_context(request), runtime.credentials, **body.model_dump()
+    )
+    return UserOut.of(user)
+
+
+@router.get("/tokens", response_model=Page[TokenOut])
+def list_tokens(
+    principal: PrincipalDep, session: SessionDep, cursor: str | None = None, limit: Limit = 100
+) -> Page[TokenOut]:
+    authorize(principal, "token.own")
+    stmt = select(ApiToken).where(ApiToken.user_id == principal.user_id)
+    return paginate(session, stmt, ApiToken.id, cursor, limit, TokenOut.of)
+
+
+@router.post("/tokens", status_code=201, response_model=NewToken)
+def create_token(
+    body: TokenCreate, request: Request, principal: PrincipalDep, session: SessionDep
+) -> NewToken:
+    authorize(principal, "token.own")
+    user = service.get_user(session, principal.username)
+    token, row = service.create_token(
+        session, audit_context(request), user, days=body.days, name=body.name
+    )
+    return NewToken(token=token, **TokenOut.of(row).model_dump())
+
+
+@router.delete("/tokens/{token_id}", status_code=204)
+def revoke_token(
+    token_id: int, request: Request, principal: PrincipalDep, session: SessionDep
+) -> None:
+    row = session.get(ApiToken, token_id)
+    if row is None:
+        raise DomainError("API-106")
+    _authorize_token(session, principal, row)
+    service.revoke_token(session, audit_context(request), row)
+
+
+def _authorize_token(session: SessionDep, principal: Principal, row: ApiToken) -> None:
+    if row.user_id == principal.user_id:
+        authorize(principal, "token.own")
+        return
+    owner = session.get(User, row.user_id)
+    assert owner is not None
+    authorize(principal, "token.admin", service.user_scope(owner))

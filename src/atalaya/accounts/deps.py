@@ -1,0 +1,117 @@
+"""FastAPI dependencies: the database session, who is asking, and CSRF checks.
+
+``SessionDep`` commits once, when the route returns without error, before the
+response is sent; any error rolls the whole request back.
+"""
+
+from __future__ import annotations
+
+import secrets
+from collections.abc import Iterator
+from typing import Annotated
+
+from fastapi import Depends, Request
+from sqlalchemy.orm import Session
+
+from atalaya.accounts.authz import Principal
+from atalaya.accounts.login import find_session
+from atalaya.accounts.service import actor_for, principal_for, principal_for_token
+from atalaya.audit.service import ANONYMOUS, AuditContext
+from atalaya.errors import DomainError
+from atalaya.runtime import Runtime
+
+SESSION_COOKIE = "atalaya_session"
+CSRF_COOKIE = "atalaya_csrf"
+LANGUAGE_COOKIE = "atalaya_lang"
+CSRF_FIELD = "csrf_token"
+CSRF_HEADER = "x-csrf-token"
+SAFE_METHODS = frozenset({"GET", "HEAD", "OPTIONS"})
+
+
+def get_runtime(request: Request) -> Runtime:
+    return request.app.state.runtime  # type: ignore[no-any-return]
+
+
+RuntimeDep = Annotated[Runtime, Depends(get_runtime)]
+
+
+def get_session(request: Request) -> Iterator[Session]:
+    runtime = get_runtime(request)
+    with runtime.db.sessions() as session:
+        request.state.db = session
+        try:
+            yield session
+            session.commit()
+        except BaseException:
+            session.rollback()
+            raise
+
+
+SessionDep = Annotated[Session, Depends(get_session, scope="function")]
+
+
+def bearer_token(request: Request) -> str | None:
+    header = request.headers.get("authorization", "")
+    scheme, _, value = header.partition(" ")
+    if scheme.lower() != "bearer":
+        return None
+    return value.strip() or None
+
+
+def current_principal(request: Request, session: SessionDep) -> Principal:
+    """Return who is calling the API, by bearer token or (verified) session cookie.
+
+    Raises ``AUTH-101`` with no credentials, ``AUTH-108``/``106``/``107`` for bad
+    tokens, ``AUTH-109`` for a bad cookie, ``AUTH-110`` for a cookie-authenticated
+    unsafe request without its CSRF header.
+    """
+    runtime = get_runtime(request)
+    token = bearer_token(request)
+    if token is not None:
+        principal = principal_for_token(session, token)
+    elif cookie := request.cookies.get(SESSION_COOKIE):
+        web_session, user = find_session(session, runtime.credentials, cookie)
+        if not web_session.verified:
+            raise DomainError("AUTH-103")
+        if request.method not in SAFE_METHODS:
+            check_csrf(request, request.headers.get(CSRF_HEADER))
+        principal = principal_for(user, session_id=web_session.id)
+    else:
+        raise DomainError("AUTH-101")
+    request.state.principal = principal
+    return principal
+
+
+PrincipalDep = Annotated[Principal, Depends(current_principal)]
+
+
+def audit_context(request: Request) -> AuditContext:
+    """Return the audit context of this request (anonymous until a principal is known)."""
+    principal: Principal | None = getattr(request.state, "principal", None)
+    return AuditContext(
+        actor=actor_for(principal) if principal else ANONYMOUS,
+        request_id=getattr(request.state, "request_id", None),
+        client_address=getattr(request.state, "client_address", None),
+    )
+
+
+def csrf_cookie_value(request: Request) -> str:
+    """Return this browser's CSRF cookie value, minting one if it has none yet."""
+    value = request.cookies.get(CSRF_COOKIE) or getattr(request.state, "new_csrf_cookie", None)
+    if not value:
+        value = secrets.token_urlsafe(24)
+        request.state.new_csrf_cookie = value
+    return str(value)
+
+
+def csrf_token(request: Request) -> str:
+    """Return the token forms must echo back: an HMAC of the browser's CSRF cookie."""
+    return get_runtime(request).credentials.sign("csrf", csrf_cookie_value(request))
+
+
+def check_csrf(request: Request, given: str | None) -> None:
+    """Raise ``AUTH-110`` unless ``given`` matches this browser's CSRF cookie."""
+    cookie = request.cookies.get(CSRF_COOKIE)
+    expected = get_runtime(request).credentials.sign("csrf", cookie) if cookie else None
+    if not given or not expected or not secrets.compare_digest(given, expected):
+        raise DomainError("AUTH-110", field=CSRF_FIELD)

@@ -1,0 +1,106 @@
+"""JSON shapes of the accounts API. Requests refuse unknown fields."""
+
+from __future__ import annotations
+
+import datetime as dt
+
+from pydantic import BaseModel, ConfigDict, Field
+
+from atalaya.accounts.models import Agency, ApiToken, User
+
+
+class Strict(BaseModel):
+    model_config = ConfigDict(extra="forbid", str_strip_whitespace=True)
+
+
+class TokenLogin(Strict):
+    username: str = Field(min_length=1, max_length=64)
+    password: str = Field(min_length=1, max_length=1024)
+    totp: str | None = Field(default=None, max_length=12)
+    name: str = Field(default="", max_length=100)
+
+
+class TokenCreate(Strict):
+    name: str = Field(default="", max_length=100)
+    days: float = Field(default=30, gt=0, le=366)
+
+
+class AgencyCreate(Strict):
+    code: str = Field(min_length=1, max_length=32, pattern=r"^[A-Za-z0-9._-]+$")
+    name: str = Field(min_length=1, max_length=200)
+    level: str
+    area: str
+    parent: str | None = None
+
+
+class UserCreate(Strict):
+    username: str = Field(min_length=2, max_length=64, pattern=r"^[A-Za-z0-9._@-]+$")
+    full_name: str = Field(default="", max_length=200)
+    agency: str
+    roles: list[str] = Field(min_length=1)
+    password: str = Field(min_length=1, max_length=1024)
+
+
+class AgencyOut(BaseModel):
+    code: str
+    name: str
+    level: str
+    area: str
+    parent: str | None
+
+    @classmethod
+    def of(cls, agency: Agency) -> AgencyOut:
+        parent = agency.parent.code if agency.parent else None
+        return cls(
+            code=agency.code,
+            name=agency.name,
+            level=agency.level,
+            area=agency.area_code,
+            parent=parent,
+        )
+
+
+class UserOut(BaseModel):
+    username: str
+    full_name: str
+    agency: str
+    roles: list[str]
+    active: bool
+    second_factor: bool
+
+    @classmethod
+    def of(cls, user: User) -> UserOut:
+        return cls(
+            username=user.username,
+            full_name=user.full_name,
+            agency=user.agency.code,
+            roles=sorted(user.roles),
+            active=user.active,
+            second_factor=user.totp_secret is not None,
+        )
+
+
+class TokenOut(BaseModel):
+    id: int
+    prefix: str
+    name: str
+    created_at: dt.datetime
+    expires_at: dt.datetime
+    revoked_at: dt.datetime | None
+    last_used_at: dt.datetime | None
+
+    @classmethod
+    def of(cls, row: ApiToken) -> TokenOut:
+        return cls(
+            id=row.id,
+            prefix=row.prefix,
+            name=row.name,
+            created_at=row.created_at,
+            expires_at=row.expires_at,
+            revoked_at=row.revoked_at,
+            last_used_at=row.last_used_at,
+        )
+
+
+class NewToken(TokenOut):
+    token: str

@@ -1,0 +1,262 @@
+"""Agencies, users and API tokens: creating them, and finding who a credential belongs to."""
+
+from __future__ import annotations
+
+import datetime as dt
+from collections.abc import Iterable
+
+from sqlalchemy import Select, select
+from sqlalchemy.orm import Session
+
+from atalaya.accounts.authz import RANK, Principal, Scope
+from atalaya.accounts.credentials import MIN_PASSWORD_LENGTH, Credentials, new_token, token_digest
+from atalaya.accounts.models import Agency, AgencyLevel, ApiToken, Role, User, UserRole
+from atalaya.audit import service as audit
+from atalaya.audit.service import Actor, AuditContext
+from atalaya.db import utcnow
+from atalaya.errors import DomainError
+from atalaya.geo.models import Area
+from atalaya.geo.service import get_area
+
+MAX_TOKEN_DAYS = 366
+
+
+def agency_scope(agency: Agency) -> Scope:
+    """Return where an agency's objects live, for ``authorize``."""
+    return Scope(agency.area.path, agency.id, AgencyLevel(agency.level))
+
+
+def user_scope(user: User) -> Scope:
+    """A user's profile is personal data, restricted to their agency and those above it."""
+    return Scope(user.agency.area.path, user.agency_id, AgencyLevel(user.agency.level), True)
+
+
+def get_agency(session: Session, code: str) -> Agency:
+    agency = session.scalar(select(Agency).where(Agency.code == code))
+    if agency is None:
+        raise DomainError("ACC-101", field="agency", params={"code": code})
+    return agency
+
+
+def create_agency(
+    session: Session,
+    ctx: AuditContext,
+    *,
+    code: str,
+    name: str,
+    level: str,
+    area: str,
+    parent: str | None = None,
+) -> Agency:
+    """Create an agency and return it; its area must lie within its parent's.
+
+    Raises ``ACC-104`` (level), ``ACC-102`` (area), ``ACC-101`` (parent), ``ACC-103``
+    (code taken), ``ACC-108`` (area outside the parent's).
+    """
+    try:
+        agency_level = AgencyLevel(level)
+    except ValueError:
+        choices = ", ".join(lv.value for lv in AgencyLevel)
+        raise DomainError("ACC-104", field="level", params={"choices": choices}) from None
+    area_row = get_area(session, area)
+    parent_row = get_agency(session, parent) if parent else None
+    if session.scalar(select(Agency.id).where(Agency.code == code)) is not None:
+        raise DomainError("ACC-103", field="code", params={"code": code})
+    if parent_row and not area_row.path.startswith(parent_row.area.path):
+        raise DomainError("ACC-108", field="area")
+    agency = Agency(
+        code=code, name=name, level=agency_level, area_code=area_row.code, parent=parent_row
+    )
+    agency.area = area_row
+    session.add(agency)
+    session.flush()
+    audit.record(
+        session,
+        ctx,
+        "agency.create",
+        object_type="agency",
+        object_id=code,
+        detail={"level": level, "area": area, "parent": parent},
+    )
+    return agency
+
+
+def parse_roles(names: Iterable[str]) -> list[Role]:
+    roles = []
+    for name in names:
+        try:
+            roles.append(Role(name))
+        except ValueError:
+            choices = ", ".join(r.value for r in Role)
+            raise DomainError("ACC-105", field="role", params={"choices": choices}) from None
+    return roles
+
+
+def create_user(
+    session: Session,
+    ctx: AuditContext,
+    credentials: Credentials,
+    *,
+    username: str,
+    agency: str,
+    roles: Iterable[str],
+    password: str,
+    full_name: str = "",
+) -> User:
+    """Create a user with a hashed password and return it.
+
+    Raises ``ACC-105`` (role), ``ACC-101`` (agency), ``ACC-106`` (name taken),
+    ``ACC-107`` (password too short).
+    """
+    role_list = parse_roles(roles)
+    agency_row = get_agency(session, agency)
+    if session.scalar(select(User.id).where(User.username == username)) is not None:
+        raise DomainError("ACC-106", field="username")
+    if len(password) < MIN_PASSWORD_LENGTH:
+        raise DomainError("ACC-107", field="password", params={"min": MIN_PASSWORD_LENGTH})
+    user = User(
+        username=username,
+        full_name=full_name,
+        agency=agency_row,
+        password_hash=credentials.hash_password(password),
+        role_rows=[UserRole(role=r) for r in role_list],
+    )
+    session.add(user)
+    session.flush()
+    audit.record(
+        session,
+        ctx,
+        "user.create",
+        object_type="user",
+        object_id=username,
+        detail={"agency": agency, "roles": sorted(role_list)},
+    )
+    return user
+
+
+def get_user(session: Session, username: str) -> User:
+    user = session.scalar(select(User).where(User.username == username))
+    if user is None:
+        raise DomainError("ACC-109", field="username")
+    return user
+
+
+def create_token(
+    session: Session,
+    ctx: AuditContext,
+    user: User,
+    *,
+    days: float,
+    name: str = "",
+) -> tuple[str, ApiToken]:
+    """Create a bearer token for ``user``; return the token (shown once) and its row."""
+    if not 0 < days <= MAX_TOKEN_DAYS:
+        raise DomainError("ACC-110", field="days", params={"max": MAX_TOKEN_DAYS})
+    token, digest, prefix = new_token()
+    row = ApiToken(
+        user_id=user.id,
+        token_hash=digest,
+        prefix=prefix,
+        name=name,
+        expires_at=utcnow() + dt.timedelta(days=days),
+    )
+    session.add(row)
+    session.flush()
+    audit.record(
+        session,
+        ctx,
+        "token.create",
+        object_type="token",
+        object_id=row.id,
+        detail={"user": user.username, "days": days, "name": name},
+    )
+    return token, row
+
+
+def revoke_token(session: Session, ctx: AuditContext, row: ApiToken) -> None:
+    if row.revoked_at is None:
+        row.revoked_at = utcnow()
+    audit.record(session, ctx, "token.revoke", object_type="token", object_id=row.id)
+
+
+def principal_for(
+    user: User, token_id: int | None = None, session_id: int | None = None
+) -> Principal:
+    return Principal(
+        user_id=user.id,
+        username=user.username,
+        agency_id=user.agency_id,
+        agency_code=user.agency.code,
+        agency_level=AgencyLevel(user.agency.level),
+        jurisdiction_path=user.agency.area.path,
+        roles=user.roles,
+        token_id=token_id,
+        session_id=session_id,
+        language=user.language,
+    )
+
+
+def actor_for(principal: Principal) -> Actor:
+    return Actor(
+        type="token" if principal.token_id else "user",
+        user_id=principal.user_id,
+        username=principal.username,
+        agency_code=principal.agency_code,
+        area_path=principal.jurisdiction_path,
+        token_id=principal.token_id,
+    )
+
+
+# A token's last use is written at most this often, to keep reads from writing.
+LAST_USED_GRANULARITY = dt.timedelta(minutes=5)
+
+
+def principal_for_token(session: Session, token: str) -> Principal:
+    """Return who ``token`` belongs to.
+
+    Raises ``AUTH-108`` (unknown), ``AUTH-106`` (expired), ``AUTH-107`` (revoked),
+    ``AUTH-114`` (user disabled).
+    """
+    row = session.execute(
+        select(ApiToken, User)
+        .join(User, User.id == ApiToken.user_id)
+        .where(ApiToken.token_hash == token_digest(token))
+    ).first()
+    if row is None:
+        raise DomainError("AUTH-108")
+    api_token, user = row
+    now = utcnow()
+    if api_token.revoked_at is not None:
+        raise DomainError("AUTH-107")
+    if api_token.expires_at <= now:
+        raise DomainError("AUTH-106")
+    if not user.active:
+        raise DomainError("AUTH-114")
+    if api_token.last_used_at is None or now - api_token.last_used_at > LAST_USED_GRANULARITY:
+        api_token.last_used_at = now
+    return principal_for(user, token_id=api_token.id)
+
+
+def visible_agencies(principal: Principal) -> Select[tuple[Agency]]:
+    """Return a select of the agencies in ``principal``'s jurisdiction."""
+    return (
+        select(Agency)
+        .join(Area, Area.code == Agency.area_code)
+        .where(Area.path.startswith(principal.jurisdiction_path, autoescape=True))
+    )
+
+
+def visible_users(principal: Principal) -> Select[tuple[User]]:
+    """Return a select of the users whose profiles ``principal`` may read.
+
+    The same rule as ``user_scope`` with ``authorize``: inside the jurisdiction, and
+    either in the principal's own agency or in an agency of a lower rank.
+    """
+    lower = [lv for lv, rank in RANK.items() if rank < RANK[principal.agency_level]]
+    return (
+        select(User)
+        .join(Agency, Agency.id == User.agency_id)
+        .join(Area, Area.code == Agency.area_code)
+        .where(Area.path.startswith(principal.jurisdiction_path, autoescape=True))
+        .where((Agency.id == principal.agency_id) | Agency.level.in_(lower))
+    )

@@ -1,0 +1,260 @@
+"""Browser pages: sign-in (password, then TOTP or its enrollment), home, language."""
+
+from __future__ import annotations
+
+import io
+from typing import Annotated
+
+import segno
+from fastapi import APIRouter, Depends, Form, Request
+from fastapi.responses import RedirectResponse, Response
+
+from atalaya.accounts import login, service
+from atalaya.accounts.authz import Principal, authorize, requires_second_factor, role_policies
+from atalaya.accounts.credentials import new_totp_secret, provisioning_uri, totp_step
+from atalaya.accounts.deps import (
+    CSRF_COOKIE,
+    LANGUAGE_COOKIE,
+    SESSION_COOKIE,
+    RuntimeDep,
+    SessionDep,
+    audit_context,
+    check_csrf,
+)
+from atalaya.accounts.models import User, WebSession
+from atalaya.errors import DomainError
+from atalaya.settings import LANGUAGES
+from atalaya.web.pages import field_messages, render
+
+router = APIRouter(include_in_schema=False)
+
+
+def checked_form(request: Request, csrf_token: Annotated[str | None, Form()] = None) -> None:
+    check_csrf(request, csrf_token)
+
+
+CsrfDep = Depends(checked_form)
+
+
+def session_of(
+    request: Request, session: SessionDep, runtime: RuntimeDep
+) -> tuple[WebSession, User]:
+    cookie = request.cookies.get(SESSION_COOKIE)
+    if not cookie:
+        raise DomainError("AUTH-101")
+    return login.find_session(session, runtime.credentials, cookie)
+
+
+SessionOf = Annotated[tuple[WebSession, User], Depends(session_of)]
+
+
+def web_principal(request: Request, current: SessionOf) -> Principal:
+    """Return the signed-in user of a page; a session still owing its second factor is not."""
+    web_session, user = current
+    if not web_session.verified:
+        raise DomainError("AUTH-103")
+    principal = service.principal_for(user, session_id=web_session.id)
+    request.state.principal = principal
+    return principal
+
+
+WebPrincipal = Annotated[Principal, Depends(web_principal)]
+
+
+def _cookie_flags(request: Request) -> dict[str, object]:
+    return {
+        "httponly": True,
+        "samesite": "lax",
+        "secure": request.url.scheme == "https",
+        "path": "/",
+    }
+
+
+@router.get("/login")
+def login_page(request: Request) -> Response:
+    return render(request, "accounts/login.html", {"errors": {}, "username": ""})
+
+
+@router.post("/login", dependencies=[CsrfDep])
+def login_submit(
+    request: Request,
+    session: SessionDep,
+    runtime: RuntimeDep,
+    username: Annotated[str, Form(max_length=64)] = "",
+    password: Annotated[str, Form(max_length=1024)] = "",
+) -> Response:
+    ctx = audit_context(request)
+    outcome = login.check_password(
+        session, runtime.credentials, runtime.login_policy, ctx, username, password
+    )
+    if outcome.error or outcome.user is None:
+        error = DomainError(outcome.error or "AUTH-102", params=outcome.params or {})
+        context = {"errors": field_messages(request, error), "username": username}
+        return render(request, "accounts/login.html", context, status=error.status)
+    user = outcome.user
+    verified = not (outcome.second_factor_due or outcome.enrollment_due)
+    cookie = login.open_session(
+        session,
+        runtime.credentials,
+        runtime.settings,
+        user,
+        verified=verified,
+        client_address=ctx.client_address or "",
+    )
+    if verified:
+        login.succeed(session, ctx, user, "password")
+    target = "/" if verified else "/login/totp" if outcome.second_factor_due else "/login/enroll"
+    response = RedirectResponse(target, status_code=303)
+    response.set_cookie(
+        SESSION_COOKIE,
+        cookie,
+        max_age=runtime.settings.session_hours * 3600,
+        **_cookie_flags(request),
+    )  # type: ignore[arg-type]
+    # A new CSRF cookie after sign-in, so a token planted before it is worthless.
+    response.delete_cookie(CSRF_COOKIE, path="/")
+    return response
+
+
+@router.get("/login/totp")
+def totp_page(request: Request, current: SessionOf) -> Response:
+    return render(request, "accounts/totp.html", {"errors": {}})
+
+
+@router.post("/login/totp", dependencies=[CsrfDep])
+def totp_submit(
+    request: Request,
+    session: SessionDep,
+    runtime: RuntimeDep,
+    current: SessionOf,
+    code: Annotated[str, Form(max_length=12)] = "",
+) -> Response:
+    web_session, user = current
+    ctx = audit_context(request)
+    outcome = login.check_second_factor(
+        session, runtime.credentials, runtime.login_policy, ctx, user, code
+    )
+    if outcome.error:
+        error = DomainError(outcome.error, field="code", params=outcome.params or {})
+        return render(
+            request,
+            "accounts/totp.html",
+            {"errors": field_messages(request, error)},
+            status=error.status,
+        )
+    web_session.verified = True
+    login.succeed(session, ctx, user, "totp")
+    return RedirectResponse("/", status_code=303)
+
+
+@router.get("/login/enroll")
+def enroll_page(request: Request, runtime: RuntimeDep, current: SessionOf) -> Response:
+    web_session, user = current
+    secret = new_totp_secret()
+    web_session.pending_totp_secret = runtime.credentials.seal(secret)
+    return _render_enroll(request, user, secret, {})
+
+
+def _render_enroll(request: Request, user: User, secret: str, errors: dict[str, str]) -> Response:
+    uri = provisioning_uri(secret, user.username)
+    buffer = io.BytesIO()
+    segno.make(uri, error="m").save(buffer, kind="svg", scale=4, dark="#000", light="#fff")
+    qr = "data:image/svg+xml;base64," + __import__("base64").b64encode(buffer.getvalue()).decode()
+    context = {"secret": secret, "uri": uri, "qr": qr, "errors": errors}
+    return render(request, "accounts/enroll.html", context, status=401 if errors else 200)
+
+
+@router.post("/login/enroll", dependencies=[CsrfDep])
+def enroll_submit(
+    request: Request,
+    session: SessionDep,
+    runtime: RuntimeDep,
+    current: SessionOf,
+    code: Annotated[str, Form(max_length=12)] = "",
+) -> Response:
+    web_session, user = current
+    pending = web_session.pending_totp_secret
+    secret = runtime.credentials.unseal(pending) if pending else None
+    if secret is None:
+        return RedirectResponse("/login/enroll", status_code=303)
+    step = totp_step(secret, code, None)
+    if step is None:
+        error = DomainError("AUTH-104", field="code")
+        return _render_enroll(request, user, secret, field_messages(request, error))
+    user.totp_secret, user.totp_last_step = pending, step
+    web_session.pending_totp_secret, web_session.verified = None, True
+    login.succeed(session, audit_context(request), user, "totp-enrolled")
+    return RedirectResponse("/", status_code=303)
+
+
+@router.post("/logout", dependencies=[CsrfDep])
+def logout(request: Request, session: SessionDep, current: SessionOf) -> Response:
+    login.close_session(session, current[0])
+    response = RedirectResponse("/login", status_code=303)
+    response.delete_cookie(SESSION_COOKIE, path="/")
+    return response
+
+
+@router.post("/language", dependencies=[CsrfDep])
+def choose_language(
+    request: Request,
+    session: SessionDep,
+    runtime: RuntimeDep,
+    language: Annotated[str, Form()] = "en",
+    next: Annotated[str, Form()] = "/",
+) -> Response:
+    """Remember the chosen language (cookie, and the user's profile when signed in)."""
+    if language not in LANGUAGES:
+        raise DomainError("API-104", field="language")
+    cookie = request.cookies.get(SESSION_COOKIE)
+    if cookie:
+        try:
+            _, user = login.find_session(session, runtime.credentials, cookie)
+            user.language = language
+        except DomainError:
+            pass  # an anonymous visitor: the cookie alone carries the choice
+    target = next if next.startswith("/") and not next.startswith("//") else "/"
+    response = RedirectResponse(target, status_code=303)
+    response.set_cookie(LANGUAGE_COOKIE, language, max_age=365 * 86400, **_cookie_flags(request))  # type: ignore[arg-type]
+    return response
+
+
+@router.get("/")
+def home(request: Request, principal: WebPrincipal, session: SessionDep) -> Response:
+    """The home page: who you are, your jurisdiction, and what each of your roles can do."""
+    user = service.get_user(session, principal.username)
+    policies = role_policies()
+    roles = sorted(principal.roles)
+    actions = {r: sorted(policies[r].actions) for r in roles}
+    context = {
+        "user": user,
+        "roles": roles,
+        "actions": actions,
+        "second_factor_required": requires_second_factor(principal.roles),
+    }
+    return render(request, "accounts/home.html", context)
+
+
+@router.get("/admin/agencies")
+def agencies_page(request: Request, principal: WebPrincipal, session: SessionDep) -> Response:
+    authorize(principal, "agency.read")
+    stmt = service.visible_agencies(principal).order_by(service.Agency.code).limit(500)
+    return render(request, "accounts/agencies.html", {"agencies": session.scalars(stmt).all()})
+
+
+@router.get("/admin/users")
+def users_page(request: Request, principal: WebPrincipal, session: SessionDep) -> Response:
+    authorize(principal, "user.read")
+    users = session.scalars(
+        service.visible_users(principal).order_by(User.username).limit(500)
+    ).all()
+    from atalaya.audit import service as audit
+
+    audit.record(
+        session,
+        audit_context(request),
+        "user.list",
+        object_type="user",
+        detail={"count": len(users)},
+    )
+    return render(request, "accounts/users.html", {"users": users})

@@ -1,0 +1,52 @@
+"""``create_app(settings)``: the node's web application, with every domain mounted."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+from fastapi import FastAPI
+from fastapi.staticfiles import StaticFiles
+
+from atalaya import __version__
+from atalaya.accounts import api as accounts_api
+from atalaya.accounts import views as accounts_views
+from atalaya.audit import api as audit_api
+from atalaya.audit import views as audit_views
+from atalaya.db import Database
+from atalaya.geo import api as geo_api
+from atalaya.runtime import Runtime
+from atalaya.settings import Settings
+from atalaya.web import problems
+from atalaya.web.middleware import RequestMiddleware
+
+STATIC_DIR = Path(__file__).parent / "web" / "static"
+
+
+def create_app(settings: Settings, db: Database | None = None) -> FastAPI:
+    """Return the application for ``settings``; ``db`` lets tests share a connection."""
+    app = FastAPI(
+        title="Atalaya",
+        version=__version__,
+        openapi_url="/api/v1/openapi.json",
+        # The interactive docs load scripts from a CDN; nothing may come from another host.
+        docs_url=None,
+        redoc_url=None,
+    )
+    app.state.runtime = Runtime.from_settings(settings, db)
+    problems.install(app)
+    app.add_middleware(RequestMiddleware, settings=settings)
+
+    @app.get("/healthz", tags=["node"])
+    def healthz() -> dict[str, str]:
+        """Return ``ok`` while the process serves requests."""
+        return {"status": "ok", "version": __version__}
+
+    for module in (accounts_api, audit_api, geo_api, accounts_views, audit_views):
+        app.include_router(module.router)
+    app.mount("/static", StaticFiles(directory=STATIC_DIR), name="static")
+    return app
+
+
+def app_from_environment() -> FastAPI:
+    """Return the application configured from ``ATALAYA_*`` variables (for ``serve``)."""
+    return create_app(Settings())

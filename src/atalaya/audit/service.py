@@ -1,0 +1,221 @@
+"""Writing to the audit log, reading it back, and verifying its hash chain."""
+
+from __future__ import annotations
+
+import datetime as dt
+import hashlib
+import json
+from collections.abc import Iterator
+from dataclasses import dataclass, field
+from enum import StrEnum
+from typing import Any
+
+from sqlalchemy import Select, select
+from sqlalchemy.orm import Session
+
+from atalaya.audit.models import GENESIS_HASH, AuditEntry, AuditHead
+from atalaya.db import utcnow
+
+HASHED_FIELDS = (
+    "seq",
+    "at",
+    "actor_type",
+    "actor_user_id",
+    "actor_username",
+    "agency_code",
+    "area_path",
+    "token_id",
+    "peer_node",
+    "action",
+    "object_type",
+    "object_id",
+    "request_id",
+    "client_address",
+    "outcome",
+    "detail",
+    "prev_hash",
+)
+
+
+class Outcome(StrEnum):
+    SUCCESS = "success"
+    DENIED = "denied"
+    FAILED = "failed"
+
+
+@dataclass(frozen=True)
+class Actor:
+    """Who did something, as the audit log records it."""
+
+    type: str  # user, token, anonymous, peer, cli
+    user_id: int | None = None
+    username: str | None = None
+    agency_code: str | None = None
+    area_path: str | None = None
+    token_id: int | None = None
+    peer_node: str | None = None
+
+
+ANONYMOUS = Actor("anonymous")
+
+
+@dataclass(frozen=True)
+class AuditContext:
+    """The actor and the request an action belongs to."""
+
+    actor: Actor = ANONYMOUS
+    request_id: str | None = None
+    client_address: str | None = None
+    extra: dict[str, Any] = field(default_factory=dict)
+
+
+def record(
+    session: Session,
+    ctx: AuditContext,
+    action: str,
+    *,
+    object_type: str | None = None,
+    object_id: object = None,
+    outcome: Outcome = Outcome.SUCCESS,
+    detail: dict[str, Any] | None = None,
+) -> AuditEntry:
+    """Append an entry to the chain within ``session``'s transaction and return it.
+
+    The head row is locked (``FOR UPDATE``; SQLite serialises writers itself) so that
+    concurrent requests from several processes form one unbroken chain.
+    """
+    head = session.execute(
+        select(AuditHead).where(AuditHead.id == 1).with_for_update()
+    ).scalar_one()
+    actor = ctx.actor
+    entry = AuditEntry(
+        seq=head.seq + 1,
+        at=utcnow(),
+        actor_type=actor.type,
+        actor_user_id=actor.user_id,
+        actor_username=actor.username,
+        agency_code=actor.agency_code,
+        area_path=actor.area_path,
+        token_id=actor.token_id,
+        peer_node=actor.peer_node,
+        action=action,
+        object_type=object_type,
+        object_id=None if object_id is None else str(object_id),
+        request_id=ctx.request_id,
+        client_address=ctx.client_address,
+        outcome=str(outcome),
+        detail=canonical_json(detail or {}),
+        prev_hash=head.hash,
+    )
+    entry.hash = entry_hash(entry)
+    head.seq, head.hash = entry.seq, entry.hash
+    session.add(entry)
+    return entry
+
+
+def canonical_json(value: Any) -> str:
+    return json.dumps(value, sort_keys=True, separators=(",", ":"), ensure_ascii=False, default=str)
+
+
+def entry_hash(entry: AuditEntry) -> str:
+    """Return the SHA-256 (hex) over the entry's fields, ``prev_hash`` included."""
+    values: dict[str, Any] = {name: getattr(entry, name) for name in HASHED_FIELDS}
+    at: dt.datetime = values["at"]
+    values["at"] = at.astimezone(dt.UTC).strftime("%Y-%m-%dT%H:%M:%S.%fZ")
+    return hashlib.sha256(canonical_json(values).encode()).hexdigest()
+
+
+@dataclass(frozen=True)
+class Verification:
+    ok: bool
+    checked: int
+    broken_seq: int | None = None
+    broken_id: int | None = None
+    problem: str | None = None
+
+
+def verify(session: Session, batch: int = 1000) -> Verification:
+    """Walk the whole chain; return where it first breaks, if it does.
+
+    Catches an altered row (its hash no longer matches), a removed row (a gap in
+    ``seq`` or a ``prev_hash`` that points elsewhere), an inserted row, and a removed
+    tail (the head no longer matches the last entry).
+    """
+    prev_hash, expected_seq, checked = GENESIS_HASH, 1, 0
+    for entry in _entries_in_order(session, batch):
+        problem = _check(entry, expected_seq, prev_hash)
+        if problem:
+            return Verification(False, checked, entry.seq, entry.id, problem)
+        prev_hash, expected_seq, checked = entry.hash, entry.seq + 1, checked + 1
+    head = session.get(AuditHead, 1)
+    if head is None or head.seq != expected_seq - 1 or head.hash != prev_hash:
+        return Verification(
+            False,
+            checked,
+            expected_seq,
+            None,
+            "the log ends before its recorded head: entries at the end were removed",
+        )
+    return Verification(True, checked)
+
+
+def _check(entry: AuditEntry, expected_seq: int, prev_hash: str) -> str | None:
+    if entry.seq != expected_seq:
+        return f"expected sequence {expected_seq}, found {entry.seq}: entries are missing"
+    if entry.prev_hash != prev_hash:
+        return "its previous-hash does not match the entry before it"
+    if entry_hash(entry) != entry.hash:
+        return "its contents do not match its hash: the entry was altered"
+    return None
+
+
+def _entries_in_order(session: Session, batch: int) -> Iterator[AuditEntry]:
+    last_seq = 0
+    while True:
+        rows = session.scalars(
+            select(AuditEntry)
+            .where(AuditEntry.seq > last_seq)
+            .order_by(AuditEntry.seq)
+            .limit(batch)
+        ).all()
+        if not rows:
+            return
+        yield from rows
+        last_seq = rows[-1].seq
+
+
+@dataclass(frozen=True)
+class AuditFilter:
+    actor: str | None = None
+    action: str | None = None
+    object_type: str | None = None
+    object_id: str | None = None
+    outcome: str | None = None
+    since: dt.datetime | None = None
+    until: dt.datetime | None = None
+
+
+def query(area_prefix: str, flt: AuditFilter, root_jurisdiction: bool) -> Select[tuple[AuditEntry]]:
+    """Return a select of entries an auditor with ``area_prefix`` may read, newest first.
+
+    Entries with no area (anonymous attempts, command-line work) are shown only to
+    auditors whose jurisdiction is a whole country.
+    """
+    visible = AuditEntry.area_path.startswith(area_prefix, autoescape=True)
+    if root_jurisdiction:
+        visible = visible | AuditEntry.area_path.is_(None)
+    stmt = select(AuditEntry).where(visible)
+    for column, value in (
+        (AuditEntry.actor_username, flt.actor),
+        (AuditEntry.action, flt.action),
+        (AuditEntry.object_type, flt.object_type),
+        (AuditEntry.object_id, flt.object_id),
+        (AuditEntry.outcome, flt.outcome),
+    ):
+        if value:
+            stmt = stmt.where(column == value)
+    if flt.since:
+        stmt = stmt.where(AuditEntry.at >= flt.since)
+    if flt.until:
+        stmt = stmt.where(AuditEntry.at < flt.until)
+    return stmt

@@ -1,0 +1,94 @@
+"""Domain errors with stable codes, and the catalogue of those codes.
+
+A code never changes meaning once shipped. Each code has an HTTP status and a message
+(translated when shown). Raise ``DomainError`` (or ``Invalid`` for field errors) from
+services; one handler turns it into problem+json, another into a CLI message.
+"""
+
+from __future__ import annotations
+
+import dataclasses
+from dataclasses import dataclass
+
+from atalaya.i18n import N_, Translator
+
+# code: (HTTP status, message). Documented in docs/errors.md (a test keeps them in step).
+CODES: dict[str, tuple[int, str]] = {
+    "API-101": (400, N_("The request body is not valid JSON.")),
+    "API-102": (422, N_("This field is required.")),
+    "API-103": (422, N_("This field is not allowed here.")),
+    "API-104": (422, N_("This value has the wrong type or is not allowed.")),
+    "API-105": (413, N_("The request body is too large.")),
+    "API-106": (404, N_("Not found.")),
+    "API-107": (405, N_("This method is not allowed here.")),
+    "API-108": (400, N_("The page cursor is not valid.")),
+    "API-109": (415, N_("Send the request body as application/json.")),
+    "API-500": (500, N_("Something went wrong on our side. The error has been logged.")),
+    "AUTH-101": (401, N_("Sign in or send a valid bearer token.")),
+    "AUTH-102": (401, N_("Wrong username or password.")),
+    "AUTH-103": (401, N_("Enter the code from your authenticator app.")),
+    "AUTH-104": (401, N_("The authenticator code is wrong or has already been used.")),
+    "AUTH-105": (429, N_("Too many failed sign-ins. Try again in {minutes} minutes.")),
+    "AUTH-106": (401, N_("This token has expired.")),
+    "AUTH-107": (401, N_("This token has been revoked.")),
+    "AUTH-108": (401, N_("This token is not valid.")),
+    "AUTH-109": (401, N_("Your session is not valid. Sign in again.")),
+    "AUTH-110": (403, N_("The form has expired or was not sent from this site. Try again.")),
+    "AUTH-111": (403, N_("Your role does not allow this.")),
+    "AUTH-112": (403, N_("This is outside your jurisdiction.")),
+    "AUTH-113": (403, N_("Set up your authenticator app before continuing.")),
+    "AUTH-114": (403, N_("This account is disabled.")),
+    "ACC-101": (422, N_("There is no agency with this code.")),
+    "ACC-102": (422, N_("There is no area with this code.")),
+    "ACC-103": (409, N_("An agency with this code already exists.")),
+    "ACC-104": (422, N_("Unknown level. Use one of: {choices}.")),
+    "ACC-105": (422, N_("Unknown role. Use one of: {choices}.")),
+    "ACC-106": (409, N_("A user with this name already exists.")),
+    "ACC-107": (422, N_("The password must have at least {min} characters.")),
+    "ACC-108": (422, N_("The agency's area must lie within its parent agency's area.")),
+    "ACC-109": (404, N_("There is no user with this name.")),
+    "ACC-110": (422, N_("The expiry must be between 1 and {max} days.")),
+    "GEO-101": (422, N_("This area file has a problem on line {line}: {problem}")),
+    "AUD-101": (422, N_("The audit log is broken at entry {seq}: {problem}")),
+    "BAK-101": (422, N_("The backup's checksum does not match its contents.")),
+    "BAK-102": (422, N_("This backup was made from a {found} database, not {expected}.")),
+    "BAK-103": (422, N_("This file is not an Atalaya backup.")),
+    "BAK-104": (500, N_("The database tool failed: {problem}")),
+}
+
+
+@dataclass
+class FieldError:
+    field: str
+    code: str
+    params: dict[str, object] = dataclasses.field(default_factory=dict)
+
+
+@dataclass
+class DomainError(Exception):
+    """An error a user can act on; ``code`` is a key of ``CODES``."""
+
+    code: str
+    field: str | None = None
+    params: dict[str, object] = dataclasses.field(default_factory=dict)
+    errors: list[FieldError] = dataclasses.field(default_factory=list)
+    headers: dict[str, str] = dataclasses.field(default_factory=dict)
+
+    def __post_init__(self) -> None:
+        if self.code not in CODES:
+            raise KeyError(f"unknown error code {self.code}")
+        super().__init__(self.code)
+
+    @property
+    def status(self) -> int:
+        return CODES[self.code][0]
+
+    @property
+    def message(self) -> str:
+        """The untranslated message; ``translate_message`` gives it in a language."""
+        return CODES[self.code][1]
+
+
+def message_for(code: str, translator: Translator, params: dict[str, object] | None = None) -> str:
+    """Return the message of ``code`` in the translator's language."""
+    return translator.gettext(CODES[code][1], **(params or {}))

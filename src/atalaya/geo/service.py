@@ -1,0 +1,164 @@
+"""Loading areas from data files and answering "is this area inside that one"."""
+
+from __future__ import annotations
+
+import csv
+import io
+from collections.abc import Iterable, Iterator
+from dataclasses import dataclass
+from pathlib import Path
+
+from sqlalchemy import select
+from sqlalchemy.orm import Session
+
+from atalaya.errors import DomainError
+from atalaya.geo.models import Area, AreaCode, AreaLevel
+
+DATA_DIR = Path(__file__).parent / "data"
+REFERENCE_FILE = DATA_DIR / "areas.csv"
+LANG_COLUMNS = ("en", "es", "pt", "fr")
+
+
+@dataclass(frozen=True)
+class AreaRow:
+    line: int
+    code: str
+    level: AreaLevel
+    parent: str | None
+    name: str
+    names: dict[str, str]
+    national_codes: tuple[tuple[str, str], ...]
+
+
+def read_area_file(text: str) -> list[AreaRow]:
+    """Return the rows of an area CSV (comment lines start with ``#``).
+
+    Raises ``GEO-101`` naming the first bad line; nothing is returned half-read.
+    """
+    lines = [(n, line) for n, line in enumerate(text.splitlines(), 1) if not line.startswith("#")]
+    reader = csv.DictReader(io.StringIO("\n".join(line for _, line in lines)))
+    rows = []
+    for index, record in enumerate(reader, 1):
+        line = lines[index][0] if index < len(lines) else index
+        rows.append(_parse_row(line, record))
+    return rows
+
+
+def _parse_row(line: int, record: dict[str, str]) -> AreaRow:
+    def fail(problem: str) -> DomainError:
+        return DomainError("GEO-101", params={"line": line, "problem": problem})
+
+    code = (record.get("code") or "").strip()
+    name = (record.get("name") or "").strip()
+    if not code or not name:
+        raise fail("code and name are required")
+    try:
+        level = AreaLevel((record.get("level") or "").strip())
+    except ValueError:
+        raise fail(f"unknown level {record.get('level')!r}") from None
+    parent = (record.get("parent") or "").strip() or None
+    if (level is AreaLevel.COUNTRY) != (parent is None):
+        raise fail("a country has no parent; every other area has one")
+    codes = []
+    for pair in filter(None, (record.get("national_codes") or "").split(";")):
+        scheme, sep, value = pair.strip().partition(":")
+        if not sep or not scheme or not value:
+            raise fail(f"national code {pair!r} is not SCHEME:VALUE")
+        codes.append((scheme, value))
+    names = {lang: v.strip() for lang in LANG_COLUMNS if (v := record.get(f"name_{lang}") or "")}
+    return AreaRow(line, code, level, parent, name, names, tuple(codes))
+
+
+def load_areas(session: Session, rows: Iterable[AreaRow]) -> int:
+    """Insert or update ``rows`` (parents before children); return how many changed.
+
+    Loading the same rows twice changes nothing. Raises ``GEO-101`` for a row whose
+    parent is neither in the database nor earlier in ``rows``.
+    """
+    changed = 0
+    paths: dict[str, str] = {}
+    for row in rows:
+        path = _path_for(session, row, paths)
+        paths[row.code] = path
+        changed += _upsert_area(session, row, path)
+        changed += _upsert_codes(session, row)
+    session.flush()
+    return changed
+
+
+def _path_for(session: Session, row: AreaRow, known: dict[str, str]) -> str:
+    if row.parent is None:
+        return f"/{row.code}/"
+    parent_path = known.get(row.parent) or session.scalar(
+        select(Area.path).where(Area.code == row.parent)
+    )
+    if parent_path is None:
+        raise DomainError(
+            "GEO-101", params={"line": row.line, "problem": f"unknown parent {row.parent}"}
+        )
+    return f"{parent_path}{row.code}/"
+
+
+def _upsert_area(session: Session, row: AreaRow, path: str) -> int:
+    country = path.strip("/").split("/")[0]
+    values = {
+        "level": row.level,
+        "parent_code": row.parent,
+        "country_code": country,
+        "path": path,
+        "name": row.name,
+        "names": row.names,
+    }
+    area = session.get(Area, row.code)
+    if area is None:
+        session.add(Area(code=row.code, **values))
+        return 1
+    if all(getattr(area, k) == v for k, v in values.items()):
+        return 0
+    for key, value in values.items():
+        setattr(area, key, value)
+    return 1
+
+
+def _upsert_codes(session: Session, row: AreaRow) -> int:
+    changed = 0
+    for scheme, value in row.national_codes:
+        existing = session.scalar(
+            select(AreaCode).where(AreaCode.scheme == scheme, AreaCode.value == value)
+        )
+        if existing is None:
+            session.add(AreaCode(scheme=scheme, value=value, area_code=row.code))
+            changed += 1
+        elif existing.area_code != row.code:
+            existing.area_code = row.code
+            changed += 1
+    return changed
+
+
+def seed_reference_areas(session: Session) -> int:
+    """Load the shipped OAS member states and their subdivisions; return rows changed."""
+    return load_areas(session, read_area_file(REFERENCE_FILE.read_text(encoding="utf-8")))
+
+
+def get_area(session: Session, code: str) -> Area:
+    """Return the area with ``code`` or raise ``ACC-102``."""
+    area = session.get(Area, code)
+    if area is None:
+        raise DomainError("ACC-102", field="area", params={"code": code})
+    return area
+
+
+def find_by_national_code(session: Session, scheme: str, value: str) -> Area | None:
+    return session.scalar(
+        select(Area).join(AreaCode).where(AreaCode.scheme == scheme, AreaCode.value == value)
+    )
+
+
+def contains(outer_path: str, inner_path: str) -> bool:
+    """Return whether the area at ``inner_path`` lies within (or is) the one at ``outer_path``."""
+    return inner_path.startswith(outer_path)
+
+
+def children(session: Session, code: str | None) -> Iterator[Area]:
+    stmt = select(Area).where(Area.parent_code == code if code else Area.parent_code.is_(None))
+    yield from session.scalars(stmt.order_by(Area.code))

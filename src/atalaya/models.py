@@ -1,0 +1,9 @@
+"""Imports every domain's models, so that ``Base.metadata`` knows all tables."""
+
+from __future__ import annotations
+
+
+def load_all() -> None:
+    import atalaya.accounts.models
+    import atalaya.audit.models
+    import atalaya.geo.models  # noqa: F401

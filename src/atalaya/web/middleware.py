@@ -1,0 +1,140 @@
+"""ASGI middleware: a request id on every request and log line, security headers,
+and the request body size limit. Written as plain ASGI (no ``BaseHTTPMiddleware``)
+because it sits on every request's path.
+"""
+
+from __future__ import annotations
+
+import contextvars
+import logging
+import re
+import time
+import uuid
+
+from starlette.exceptions import HTTPException
+from starlette.types import ASGIApp, Message, Receive, Scope, Send
+
+from atalaya.settings import Settings
+
+request_id_var: contextvars.ContextVar[str] = contextvars.ContextVar("request_id", default="-")
+_VALID_REQUEST_ID = re.compile(r"^[A-Za-z0-9._-]{1,64}$")
+access_log = logging.getLogger("atalaya.access")
+
+CSP = (
+    "default-src 'self'; script-src 'self'; style-src 'self'; img-src 'self' data:; "
+    "object-src 'none'; base-uri 'self'; form-action 'self'; frame-ancestors 'none'"
+)
+
+
+class BodyTooLarge(HTTPException):
+    """Raised while reading a body past the limit; FastAPI lets HTTPExceptions through."""
+
+    def __init__(self) -> None:
+        super().__init__(status_code=413)
+
+
+class RequestIdFilter(logging.Filter):
+    """Puts the current request id on every log record as ``%(request_id)s``."""
+
+    def filter(self, record: logging.LogRecord) -> bool:
+        record.request_id = request_id_var.get()
+        return True
+
+
+class RequestMiddleware:
+    """Assigns the request id, enforces the body limit and adds security headers."""
+
+    def __init__(self, app: ASGIApp, settings: Settings) -> None:
+        self.app = app
+        self.max_body = settings.max_body_bytes
+        self.hsts = settings.served_over_tls
+        self.trusted_proxies = set(settings.trusted_proxies)
+
+    async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
+        if scope["type"] != "http":
+            await self.app(scope, receive, send)
+            return
+        headers = dict(scope["headers"])
+        given = headers.get(b"x-request-id", b"").decode("latin-1")
+        request_id = given if _VALID_REQUEST_ID.match(given) else uuid.uuid4().hex
+        token = request_id_var.set(request_id)
+        state = scope.setdefault("state", {})
+        state["request_id"] = request_id
+        state["client_address"] = self._client_address(scope, headers)
+        started = time.perf_counter()
+        status = 500
+        tls = self.hsts or scope.get("scheme") == "https"
+
+        async def send_with_headers(message: Message) -> None:
+            nonlocal status
+            if message["type"] == "http.response.start":
+                status = message["status"]
+                message["headers"] = list(message.get("headers", [])) + _security_headers(
+                    request_id, tls
+                )
+            await send(message)
+
+        try:
+            await self.app(scope, self._limited(receive, headers), send_with_headers)
+        finally:
+            access_log.info(
+                "%s %s %s %.1fms",
+                scope["method"],
+                scope["path"],
+                status,
+                (time.perf_counter() - started) * 1000,
+            )
+            request_id_var.reset(token)
+
+    def _client_address(self, scope: Scope, headers: dict[bytes, bytes]) -> str:
+        client = scope.get("client")
+        peer = client[0] if client else ""
+        forwarded = headers.get(b"x-forwarded-for")
+        if forwarded and peer in self.trusted_proxies:
+            return forwarded.decode("latin-1").split(",")[0].strip()[:64]
+        return str(peer)[:64]
+
+    def _limited(self, receive: Receive, headers: dict[bytes, bytes]) -> Receive:
+        length = headers.get(b"content-length")
+        declared_too_large = bool(length and length.isdigit() and int(length) > self.max_body)
+        received = 0
+
+        async def limited_receive() -> Message:
+            nonlocal received
+            if declared_too_large:
+                raise BodyTooLarge()
+            message = await receive()
+            if message["type"] == "http.request":
+                received += len(message.get("body", b""))
+                if received > self.max_body:
+                    raise BodyTooLarge()
+            return message
+
+        return limited_receive
+
+
+def _security_headers(request_id: str, tls: bool) -> list[tuple[bytes, bytes]]:
+    headers: list[tuple[bytes, bytes]] = [
+        (b"x-request-id", request_id.encode()),
+        (b"content-security-policy", CSP.encode()),
+        (b"x-content-type-options", b"nosniff"),
+        (b"x-frame-options", b"DENY"),
+        (b"referrer-policy", b"same-origin"),
+        (b"cross-origin-opener-policy", b"same-origin"),
+        (b"permissions-policy", b"camera=(), microphone=(), geolocation=()"),
+    ]
+    if tls:
+        headers.append((b"strict-transport-security", b"max-age=31536000; includeSubDomains"))
+    return headers
+
+
+def configure_logging(level: int = logging.INFO) -> None:
+    """Log to stderr with the request id on every line."""
+    handler = logging.StreamHandler()
+    handler.addFilter(RequestIdFilter())
+    handler.setFormatter(
+        logging.Formatter("%(asctime)s %(levelname)s [%(request_id)s] %(name)s: %(message)s")
+    )
+    root = logging.getLogger()
+    root.handlers[:] = [handler]
+    root.setLevel(level)

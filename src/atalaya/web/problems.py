@@ -1,0 +1,151 @@
+"""Errors as RFC 9457 problem+json for the API, and as pages for the browser.
+
+Every error carries a stable code (see ``atalaya.errors.CODES``) and a message in the
+caller's language. Refusals by ``authorize`` are audited here, in their own
+transaction, because the request's own work is rolled back.
+"""
+
+from __future__ import annotations
+
+import logging
+from typing import Any
+
+from fastapi import FastAPI, Request
+from fastapi.exceptions import RequestValidationError
+from fastapi.responses import JSONResponse, RedirectResponse, Response
+from starlette.concurrency import run_in_threadpool
+from starlette.exceptions import HTTPException
+
+from atalaya.accounts.deps import get_runtime
+from atalaya.audit import service as audit
+from atalaya.audit.service import Outcome
+from atalaya.errors import DomainError, FieldError, message_for
+from atalaya.i18n import translator
+from atalaya.web.language import request_language
+
+log = logging.getLogger(__name__)
+PROBLEM_TYPE = "/problems/"
+DENIALS = frozenset({"AUTH-111", "AUTH-112", "AUTH-113", "AUTH-110"})
+
+
+def wants_json(request: Request) -> bool:
+    path = request.url.path
+    return path.startswith(("/api/", "/federation/", "/.well-known/")) or path == "/healthz"
+
+
+def problem_response(request: Request, error: DomainError) -> JSONResponse:
+    """Return the problem+json response for ``error`` in the caller's language."""
+    tr = translator(request_language(request))
+    body: dict[str, Any] = {
+        "type": PROBLEM_TYPE + error.code,
+        "title": message_for(error.code, tr, error.params),
+        "status": error.status,
+        "code": error.code,
+        "detail": message_for(error.code, tr, error.params),
+        "instance": request.url.path,
+        "request_id": getattr(request.state, "request_id", None),
+        "errors": [_field_error(e, tr) for e in _field_errors(error)],
+    }
+    headers = dict(error.headers)
+    if error.code == "AUTH-105":
+        headers["Retry-After"] = str(int(str(error.params.get("minutes", 15))) * 60)
+    if error.status == 401:
+        headers["WWW-Authenticate"] = 'Bearer realm="atalaya"'
+    return JSONResponse(body, error.status, headers, media_type="application/problem+json")
+
+
+def _field_errors(error: DomainError) -> list[FieldError]:
+    if error.errors:
+        return error.errors
+    if error.field:
+        return [FieldError(error.field, error.code, error.params)]
+    return []
+
+
+def _field_error(error: FieldError, tr: Any) -> dict[str, str]:
+    return {
+        "field": error.field,
+        "code": error.code,
+        "message": message_for(error.code, tr, error.params),
+    }
+
+
+def _from_validation(exc: RequestValidationError) -> DomainError:
+    errors = []
+    for item in exc.errors():
+        kind = item.get("type", "")
+        loc = [str(p) for p in item.get("loc", ()) if p not in ("body", "query", "path", "header")]
+        field = ".".join(loc) or "body"
+        if kind == "json_invalid":
+            return DomainError("API-101", field="body")
+        code = {"missing": "API-102", "extra_forbidden": "API-103"}.get(kind, "API-104")
+        errors.append(FieldError(field, code))
+    first = errors[0].code if errors else "API-104"
+    return DomainError(first, errors=errors)
+
+
+def _from_http(exc: HTTPException) -> DomainError:
+    code = {404: "API-106", 405: "API-107", 413: "API-105", 415: "API-109"}.get(
+        exc.status_code, "API-104" if exc.status_code == 422 else "API-101"
+    )
+    if exc.status_code >= 500:
+        code = "API-500"
+    return DomainError(code)
+
+
+def _audit_denial(request: Request, error: DomainError) -> None:
+    from atalaya.accounts.deps import audit_context
+
+    runtime = get_runtime(request)
+    with runtime.db.sessions() as session:
+        audit.record(
+            session,
+            audit_context(request),
+            str(error.params.get("action", "access")),
+            object_type="route",
+            object_id=request.url.path,
+            outcome=Outcome.DENIED,
+            detail={"code": error.code},
+        )
+        session.commit()
+
+
+def respond(request: Request, error: DomainError) -> Response:
+    """Answer ``error`` as problem+json, or for a browser as a page or a redirect."""
+    if error.code in DENIALS:
+        _audit_denial(request, error)
+    if wants_json(request):
+        return problem_response(request, error)
+    if error.code in ("AUTH-101", "AUTH-109", "AUTH-103"):
+        response = RedirectResponse("/login", status_code=303)
+        if error.code == "AUTH-109":
+            response.delete_cookie("atalaya_session")
+        return response
+    from atalaya.web.pages import render_error
+
+    return render_error(request, error)
+
+
+def install(app: FastAPI) -> None:
+    """Register the handlers that turn every error into a problem or an error page."""
+
+    async def domain(request: Request, exc: Exception) -> Response:
+        assert isinstance(exc, DomainError)
+        return await run_in_threadpool(respond, request, exc)
+
+    async def validation(request: Request, exc: Exception) -> Response:
+        assert isinstance(exc, RequestValidationError)
+        return await run_in_threadpool(respond, request, _from_validation(exc))
+
+    async def http(request: Request, exc: Exception) -> Response:
+        assert isinstance(exc, HTTPException)
+        return await run_in_threadpool(respond, request, _from_http(exc))
+
+    async def unexpected(request: Request, exc: Exception) -> Response:
+        log.exception("unhandled error on %s %s", request.method, request.url.path)
+        return await run_in_threadpool(respond, request, DomainError("API-500"))
+
+    app.add_exception_handler(DomainError, domain)
+    app.add_exception_handler(RequestValidationError, validation)
+    app.add_exception_handler(HTTPException, http)
+    app.add_exception_handler(Exception, unexpected)
