@@ -11,6 +11,7 @@ from dataclasses import dataclass
 from functools import lru_cache
 from pathlib import Path
 
+from babel import Locale
 from babel.messages.pofile import read_po
 
 from atalaya.settings import LANGUAGES, Language
@@ -33,33 +34,44 @@ def N_(message: str) -> str:
 class Translator:
     language: Language
     catalog: dict[str, str]
+    plurals: dict[str, tuple[str, ...]]
 
     def gettext(self, message: str, **params: object) -> str:
         text = self.catalog.get(message) or message
         return text.format(**params) if params else text
 
     def ngettext(self, singular: str, plural: str, n: int, **params: object) -> str:
-        return self.gettext(singular if n == 1 else plural, n=n, **params)
+        one = Locale.parse(self.language).plural_form(n) == "one"
+        forms = self.plurals.get(singular)
+        text = (forms[0] if one else forms[-1]) if forms else (singular if one else plural)
+        return text.format(n=n, **params)
 
 
 @lru_cache(maxsize=len(LANGUAGES))
 def translator(language: str) -> Translator:
     """Return the translator for ``language``; unknown languages get English."""
     lang: Language = language if language in LANGUAGES else "en"  # type: ignore[assignment]
-    return Translator(lang, _load_catalog(lang))
+    return Translator(lang, *_load_catalog(lang))
 
 
-def _load_catalog(language: str) -> dict[str, str]:
+def _load_catalog(language: str) -> tuple[dict[str, str], dict[str, tuple[str, ...]]]:
+    """Return the translated singular messages and plural forms of ``language``."""
     path = LOCALE_DIR / language / "LC_MESSAGES" / "messages.po"
+    singular: dict[str, str] = {}
+    plural: dict[str, tuple[str, ...]] = {}
     if not path.exists():
-        return {}
+        return singular, plural
     with path.open("rb") as f:
         catalog = read_po(f, locale=language)
-    return {
-        str(m.id): str(m.string)
-        for m in catalog
-        if m.id and isinstance(m.id, str) and m.string and not m.fuzzy
-    }
+    for m in catalog:
+        if not m.id or m.fuzzy:
+            continue
+        if isinstance(m.id, str):
+            if m.string:
+                singular[m.id] = str(m.string)
+        elif all(m.string):
+            plural[m.id[0]] = tuple(m.string)
+    return singular, plural
 
 
 def negotiate(accept_language: str | None, default: str) -> Language:

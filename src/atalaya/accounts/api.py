@@ -77,7 +77,9 @@ def list_agencies(
 
 @router.get("/agencies/{code}", response_model=AgencyOut)
 def read_agency(code: str, principal: PrincipalDep, session: SessionDep) -> AgencyOut:
-    agency = service.get_agency(session, code)
+    agency = session.scalar(select(service.Agency).where(service.Agency.code == code))
+    if agency is None:
+        raise DomainError("API-106")
     authorize(principal, "agency.read", service.agency_scope(agency))
     return AgencyOut.of(agency)
 

@@ -1,0 +1,130 @@
+"""The API's common ground: health, OpenAPI, problems, request ids, headers, limits."""
+
+from __future__ import annotations
+
+import json
+
+import pytest
+from fastapi.testclient import TestClient
+
+from atalaya.app import create_app
+
+
+def test_it_answers_health_without_authentication(client: TestClient) -> None:
+    response = client.get("/healthz")
+    assert response.status_code == 200
+    assert response.json()["status"] == "ok"
+
+
+def test_it_publishes_openapi_under_api_v1(client: TestClient) -> None:
+    spec = client.get("/api/v1/openapi.json").json()
+    assert spec["info"]["title"] == "Atalaya"
+    assert "/api/v1/users/{username}" in spec["paths"]
+
+
+def test_it_serves_no_interactive_docs_that_would_load_from_a_cdn(client: TestClient) -> None:
+    assert client.get("/docs").status_code == 404
+    assert client.get("/redoc").status_code == 404
+
+
+def test_every_response_carries_a_request_id_and_security_headers(client: TestClient) -> None:
+    response = client.get("/healthz")
+    assert len(response.headers["x-request-id"]) == 32
+    csp = response.headers["content-security-policy"]
+    assert "frame-ancestors 'none'" in csp
+    assert "script-src 'self'" in csp and "unsafe-inline" not in csp
+    assert response.headers["x-content-type-options"] == "nosniff"
+    assert "strict-transport-security" not in response.headers
+
+
+def test_it_keeps_a_well_formed_request_id_from_the_caller(client: TestClient) -> None:
+    response = client.get("/healthz", headers={"X-Request-ID": "abc-123"})
+    assert response.headers["x-request-id"] == "abc-123"
+    forged = client.get("/healthz", headers={"X-Request-ID": "bad id\r\nx"})
+    assert forged.headers["x-request-id"] != "bad id\r\nx"
+
+
+def test_the_request_id_appears_in_problems_and_audit(client: TestClient, auth) -> None:  # type: ignore[no-untyped-def]
+    response = client.get("/api/v1/me", headers={"X-Request-ID": "trace-me-1"})
+    assert response.json()["request_id"] == "trace-me-1"
+    headers = auth("alice") | {"X-Request-ID": "trace-me-2"}
+    client.get("/api/v1/users/alice", headers=headers)
+    entries = client.get("/api/v1/audit?action=user.read", headers=auth("auditor")).json()
+    assert any(e["request_id"] == "trace-me-2" for e in entries["items"])
+
+
+def test_it_sends_hsts_when_served_over_tls(settings, db) -> None:  # type: ignore[no-untyped-def]
+    tls = settings.model_copy(update={"public_url": "https://atalaya.example"})
+    with TestClient(create_app(tls, db)) as client:
+        assert "max-age" in client.get("/healthz").headers["strict-transport-security"]
+
+
+def assert_problem(response, status: int, code: str) -> dict:  # type: ignore[no-untyped-def,type-arg]
+    assert response.status_code == status, response.text
+    assert response.headers["content-type"] == "application/problem+json"
+    body = response.json()
+    assert body["code"] == code
+    assert body["status"] == status
+    assert body["title"] and body["detail"]
+    return body  # type: ignore[no-any-return]
+
+
+def test_an_unknown_path_is_a_404_problem(client: TestClient) -> None:
+    assert_problem(client.get("/api/v1/nothing-here"), 404, "API-106")
+
+
+def test_a_wrong_method_is_a_405_problem(client: TestClient, auth) -> None:  # type: ignore[no-untyped-def]
+    assert_problem(client.put("/api/v1/audit", headers=auth("auditor")), 405, "API-107")
+
+
+def test_malformed_json_is_a_400_problem(client: TestClient) -> None:
+    response = client.post("/api/v1/auth/token", content=b'{"username": "alice",',
+                           headers={"content-type": "application/json"})  # fmt: skip
+    assert_problem(response, 400, "API-101")
+
+
+def test_unknown_fields_are_refused_by_name(client: TestClient, auth) -> None:  # type: ignore[no-untyped-def]
+    body = {"name": "laptop", "days": 5, "admin": True}
+    problem = assert_problem(client.post("/api/v1/tokens", json=body, headers=auth("alice")), 422, "API-103")
+    assert problem["errors"] == [{"field": "admin", "code": "API-103", "message": problem["errors"][0]["message"]}]
+
+
+def test_wrong_types_and_missing_fields_come_back_together(client: TestClient, auth) -> None:  # type: ignore[no-untyped-def]
+    body = {"code": "X-1", "level": "municipal", "area": 5}
+    problem = assert_problem(client.post("/api/v1/agencies", json=body, headers=auth("admin")), 422, "API-102")
+    assert {(e["field"], e["code"]) for e in problem["errors"]} == {("name", "API-102"), ("area", "API-104")}
+
+
+def test_a_body_over_the_limit_is_a_413_problem(settings, db) -> None:  # type: ignore[no-untyped-def]
+    small = settings.model_copy(update={"max_body_bytes": 1000})
+    with TestClient(create_app(small, db)) as client:
+        body = json.dumps({"username": "alice", "password": "x" * 2000})
+        response = client.post("/api/v1/auth/token", content=body,
+                               headers={"content-type": "application/json"})  # fmt: skip
+        assert_problem(response, 413, "API-105")
+
+
+def test_a_streamed_body_over_the_limit_is_refused_too(settings, db) -> None:  # type: ignore[no-untyped-def]
+    small = settings.model_copy(update={"max_body_bytes": 1000})
+
+    def chunks():  # type: ignore[no-untyped-def]
+        for _ in range(5):
+            yield b"x" * 400
+
+    with TestClient(create_app(small, db)) as client:
+        response = client.post("/api/v1/auth/token", content=chunks(),
+                               headers={"content-type": "application/json"})  # fmt: skip
+        assert_problem(response, 413, "API-105")
+
+
+def test_the_default_body_limit_is_ten_megabytes(settings) -> None:  # type: ignore[no-untyped-def]
+    assert type(settings)().max_body_bytes == 10 * 1024 * 1024
+
+
+@pytest.mark.parametrize("lang,word", [("es", "JSON"), ("fr", "JSON"), ("pt", "JSON")])
+def test_problems_speak_the_callers_language(client: TestClient, lang: str, word: str) -> None:
+    response = client.post("/api/v1/auth/token", content=b"{", headers={
+        "content-type": "application/json", "accept-language": f"{lang};q=0.9, en;q=0.1"})  # fmt: skip
+    english = "The request body is not valid JSON."
+    assert response.json()["title"] != english
+    assert word in response.json()["title"]
