@@ -34,8 +34,12 @@ TEST_CONTEXT = AuditContext(Actor("cli", username="os:pytest"), "test", "cli")
 
 
 def pytest_addoption(parser: pytest.Parser) -> None:
-    parser.addoption("--db", choices=["sqlite", "postgresql"], default="sqlite",
-                     help="database engine to run the suite against")  # fmt: skip
+    parser.addoption(
+        "--db",
+        choices=["sqlite", "postgresql"],
+        default="sqlite",
+        help="database engine to run the suite against",
+    )
 
 
 @pytest.fixture(scope="session")
@@ -106,8 +110,9 @@ def connection(engine: Engine) -> Iterator[Connection]:
 
 @pytest.fixture
 def db(engine: Engine, connection: Connection) -> Database:
-    sessions = sessionmaker(bind=connection, join_transaction_mode="create_savepoint",
-                            expire_on_commit=False)  # fmt: skip
+    sessions = sessionmaker(
+        bind=connection, join_transaction_mode="create_savepoint", expire_on_commit=False
+    )
     return Database(engine, sessions)
 
 

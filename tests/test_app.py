@@ -78,29 +78,42 @@ def test_a_wrong_method_is_a_405_problem(client: TestClient, auth) -> None:  # t
 
 
 def test_malformed_json_is_a_400_problem(client: TestClient) -> None:
-    response = client.post("/api/v1/auth/token", content=b'{"username": "alice",',
-                           headers={"content-type": "application/json"})  # fmt: skip
+    response = client.post(
+        "/api/v1/auth/token",
+        content=b'{"username": "alice",',
+        headers={"content-type": "application/json"},
+    )
     assert_problem(response, 400, "API-101")
 
 
 def test_unknown_fields_are_refused_by_name(client: TestClient, auth) -> None:  # type: ignore[no-untyped-def]
     body = {"name": "laptop", "days": 5, "admin": True}
-    problem = assert_problem(client.post("/api/v1/tokens", json=body, headers=auth("alice")), 422, "API-103")
-    assert problem["errors"] == [{"field": "admin", "code": "API-103", "message": problem["errors"][0]["message"]}]
+    problem = assert_problem(
+        client.post("/api/v1/tokens", json=body, headers=auth("alice")), 422, "API-103"
+    )
+    assert problem["errors"] == [
+        {"field": "admin", "code": "API-103", "message": problem["errors"][0]["message"]}
+    ]
 
 
 def test_wrong_types_and_missing_fields_come_back_together(client: TestClient, auth) -> None:  # type: ignore[no-untyped-def]
     body = {"code": "X-1", "level": "municipal", "area": 5}
-    problem = assert_problem(client.post("/api/v1/agencies", json=body, headers=auth("admin")), 422, "API-102")
-    assert {(e["field"], e["code"]) for e in problem["errors"]} == {("name", "API-102"), ("area", "API-104")}
+    problem = assert_problem(
+        client.post("/api/v1/agencies", json=body, headers=auth("admin")), 422, "API-102"
+    )
+    assert {(e["field"], e["code"]) for e in problem["errors"]} == {
+        ("name", "API-102"),
+        ("area", "API-104"),
+    }
 
 
 def test_a_body_over_the_limit_is_a_413_problem(settings, db) -> None:  # type: ignore[no-untyped-def]
     small = settings.model_copy(update={"max_body_bytes": 1000})
     with TestClient(create_app(small, db)) as client:
         body = json.dumps({"username": "alice", "password": "x" * 2000})
-        response = client.post("/api/v1/auth/token", content=body,
-                               headers={"content-type": "application/json"})  # fmt: skip
+        response = client.post(
+            "/api/v1/auth/token", content=body, headers={"content-type": "application/json"}
+        )
         assert_problem(response, 413, "API-105")
 
 
@@ -112,8 +125,9 @@ def test_a_streamed_body_over_the_limit_is_refused_too(settings, db) -> None:  #
             yield b"x" * 400
 
     with TestClient(create_app(small, db)) as client:
-        response = client.post("/api/v1/auth/token", content=chunks(),
-                               headers={"content-type": "application/json"})  # fmt: skip
+        response = client.post(
+            "/api/v1/auth/token", content=chunks(), headers={"content-type": "application/json"}
+        )
         assert_problem(response, 413, "API-105")
 
 
@@ -123,8 +137,11 @@ def test_the_default_body_limit_is_ten_megabytes(settings) -> None:  # type: ign
 
 @pytest.mark.parametrize("lang,word", [("es", "JSON"), ("fr", "JSON"), ("pt", "JSON")])
 def test_problems_speak_the_callers_language(client: TestClient, lang: str, word: str) -> None:
-    response = client.post("/api/v1/auth/token", content=b"{", headers={
-        "content-type": "application/json", "accept-language": f"{lang};q=0.9, en;q=0.1"})  # fmt: skip
+    response = client.post(
+        "/api/v1/auth/token",
+        content=b"{",
+        headers={"content-type": "application/json", "accept-language": f"{lang};q=0.9, en;q=0.1"},
+    )
     english = "The request body is not valid JSON."
     assert response.json()["title"] != english
     assert word in response.json()["title"]

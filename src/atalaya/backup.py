@@ -44,7 +44,7 @@ def backup(engine: Engine, path: Path) -> dict[str, object]:
                     _libpq_url(engine),
                 ]
             )
-        manifest = {
+        manifest: dict[str, object] = {
             "format": "atalaya-backup/1",
             "engine": engine.dialect.name,
             "created": dt.datetime.now(dt.UTC).isoformat(),

@@ -50,7 +50,7 @@ class Translator:
 @lru_cache(maxsize=len(LANGUAGES))
 def translator(language: str) -> Translator:
     """Return the translator for ``language``; unknown languages get English."""
-    lang: Language = language if language in LANGUAGES else "en"  # type: ignore[assignment]
+    lang: Language = next((code for code in LANGUAGES if code == language), "en")
     return Translator(lang, *_load_catalog(lang))
 
 
@@ -69,8 +69,8 @@ def _load_catalog(language: str) -> tuple[dict[str, str], dict[str, tuple[str, .
         if isinstance(m.id, str):
             if m.string:
                 singular[m.id] = str(m.string)
-        elif all(m.string):
-            plural[m.id[0]] = tuple(m.string)
+        elif isinstance(m.string, tuple | list) and all(m.string):
+            plural[str(m.id[0])] = tuple(str(s) for s in m.string)
     return singular, plural
 
 
@@ -85,6 +85,7 @@ def negotiate(accept_language: str | None, default: str) -> Language:
             continue
         choices.append((weight, tag.split("-")[0].lower()))
     for _, lang in sorted(choices, key=lambda c: -c[0]):
-        if lang in LANGUAGES:
-            return lang  # type: ignore[return-value]
-    return default if default in LANGUAGES else "en"  # type: ignore[return-value]
+        for code in LANGUAGES:
+            if code == lang:
+                return code
+    return next((code for code in LANGUAGES if code == default), "en")

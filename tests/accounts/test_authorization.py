@@ -81,11 +81,16 @@ def api_routes(app) -> list[tuple[str, str]]:  # type: ignore[no-untyped-def]
 
 
 def concrete(path: str) -> str:
-    return (path.replace("{username}", "alice").replace("{code}", "MX-SSPM-JUA")
-            .replace("{token_id}", "1"))  # fmt: skip
+    return (
+        path.replace("{username}", "alice")
+        .replace("{code}", "MX-SSPM-JUA")
+        .replace("{token_id}", "1")
+    )
 
 
-def test_an_anonymous_client_gets_401_from_every_restricted_api_route(app, client: TestClient) -> None:  # type: ignore[no-untyped-def]
+def test_an_anonymous_client_gets_401_from_every_restricted_api_route(
+    app, client: TestClient
+) -> None:  # type: ignore[no-untyped-def]
     checked = 0
     for method, path in api_routes(app):
         if path in PUBLIC:
@@ -107,7 +112,9 @@ def test_charlie_is_refused_agency_a_objects(client: TestClient, auth) -> None: 
 def test_charlie_cannot_revoke_alices_token(client: TestClient, auth) -> None:  # type: ignore[no-untyped-def]
     alice = auth("alice")
     token_id = client.get("/api/v1/tokens", headers=alice).json()["items"][0]["id"]
-    assert_problem(client.delete(f"/api/v1/tokens/{token_id}", headers=auth("charlie")), 403, "AUTH-111")
+    assert_problem(
+        client.delete(f"/api/v1/tokens/{token_id}", headers=auth("charlie")), 403, "AUTH-111"
+    )
     assert client.get("/api/v1/me", headers=alice).status_code == 200
 
 
@@ -142,18 +149,32 @@ def test_only_auditors_read_the_log(client: TestClient, auth) -> None:  # type: 
 
 def test_refusals_are_audited(client: TestClient, auth) -> None:  # type: ignore[no-untyped-def]
     client.get("/api/v1/users/alice", headers=auth("charlie"))
-    denied = client.get("/api/v1/audit?outcome=denied&actor=charlie", headers=auth("auditor")).json()
+    denied = client.get(
+        "/api/v1/audit?outcome=denied&actor=charlie", headers=auth("auditor")
+    ).json()
     assert denied["total"] >= 1
     assert denied["items"][0]["object_id"] == "/api/v1/users/alice"
 
 
-def test_the_administrator_creates_agencies_and_users_in_jurisdiction(client: TestClient, auth) -> None:  # type: ignore[no-untyped-def]
+def test_the_administrator_creates_agencies_and_users_in_jurisdiction(
+    client: TestClient, auth
+) -> None:  # type: ignore[no-untyped-def]
     headers = auth("admin")
-    agency = {"code": "MX-PM-MTY", "name": "Policía de Monterrey", "level": "municipal",
-              "area": "MX-19-039", "parent": "MX-SSPC"}  # fmt: skip
+    agency = {
+        "code": "MX-PM-MTY",
+        "name": "Policía de Monterrey",
+        "level": "municipal",
+        "area": "MX-19-039",
+        "parent": "MX-SSPC",
+    }
     created = client.post("/api/v1/agencies", json=agency, headers=headers)
     assert created.status_code == 201, created.text
-    user = {"username": "ramon", "agency": "MX-PM-MTY", "roles": ["officer"], "password": "a-long-password"}
+    user = {
+        "username": "ramon",
+        "agency": "MX-PM-MTY",
+        "roles": ["officer"],
+        "password": "a-long-password",
+    }
     assert client.post("/api/v1/users", json=user, headers=headers).status_code == 201
     foreign = agency | {"code": "CO-X", "area": "CO-ANT", "parent": None}
     assert_problem(client.post("/api/v1/agencies", json=foreign, headers=headers), 403, "AUTH-112")
@@ -169,7 +190,9 @@ def test_the_administrator_creates_agencies_and_users_in_jurisdiction(client: Te
         ({"area": "MX-14-039", "parent": "MX-SSPE-CHH"}, "ACC-108"),
     ],
 )
-def test_bad_agencies_are_refused_and_nothing_is_created(client: TestClient, auth, change, code) -> None:  # type: ignore[no-untyped-def]
+def test_bad_agencies_are_refused_and_nothing_is_created(
+    client: TestClient, auth, change, code
+) -> None:  # type: ignore[no-untyped-def]
     headers = auth("admin")
     agency = {"code": "MX-NEW", "name": "Nueva", "level": "municipal", "area": "MX-08-037"} | change
     status = 409 if code == "ACC-103" else 422
@@ -187,5 +210,12 @@ def test_bad_agencies_are_refused_and_nothing_is_created(client: TestClient, aut
     ],
 )
 def test_bad_users_are_refused(client: TestClient, auth, change, code, status) -> None:  # type: ignore[no-untyped-def]
-    user = {"username": "newbie", "agency": "MX-SSPC", "roles": ["officer"], "password": "a-long-password"}
-    assert_problem(client.post("/api/v1/users", json=user | change, headers=auth("admin")), status, code)
+    user = {
+        "username": "newbie",
+        "agency": "MX-SSPC",
+        "roles": ["officer"],
+        "password": "a-long-password",
+    }
+    assert_problem(
+        client.post("/api/v1/users", json=user | change, headers=auth("admin")), status, code
+    )

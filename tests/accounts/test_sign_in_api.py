@@ -37,7 +37,9 @@ def test_only_the_hash_of_a_token_is_stored(client: TestClient, session: Session
     assert all(len(h) == 64 for h in rows)
 
 
-def test_a_wrong_password_is_a_401_problem_and_is_audited(client: TestClient, session: Session) -> None:
+def test_a_wrong_password_is_a_401_problem_and_is_audited(
+    client: TestClient, session: Session
+) -> None:
     assert_problem(sign_in(client, "alice", "not-the-password"), 401, "AUTH-102")
     entry = session.scalars(select(AuditEntry).order_by(AuditEntry.seq.desc())).first()
     assert entry is not None
@@ -93,7 +95,7 @@ def test_five_failures_from_one_address_lock_that_address(client: TestClient) ->
 
 
 def test_the_lock_ends_after_the_lockout_period(client: TestClient, session: Session) -> None:
-    from atalaya.accounts.models import LoginFailure, Lockout
+    from atalaya.accounts.models import Lockout, LoginFailure
 
     for _ in range(5):
         sign_in(client, "bob", "wrong-password")
@@ -112,7 +114,9 @@ def test_an_expired_token_is_refused(client: TestClient, session: Session, token
     assert row is not None
     row.expires_at = dt.datetime.now(dt.UTC) - dt.timedelta(seconds=1)
     session.commit()
-    assert_problem(client.get("/api/v1/me", headers={"Authorization": f"Bearer {token}"}), 401, "AUTH-106")
+    assert_problem(
+        client.get("/api/v1/me", headers={"Authorization": f"Bearer {token}"}), 401, "AUTH-106"
+    )
 
 
 def test_a_revoked_token_is_refused_at_once(client: TestClient, auth) -> None:  # type: ignore[no-untyped-def]
@@ -121,7 +125,9 @@ def test_a_revoked_token_is_refused_at_once(client: TestClient, auth) -> None:  
     assert created.status_code == 201
     other = {"Authorization": f"Bearer {created.json()['token']}"}
     assert client.get("/api/v1/me", headers=other).status_code == 200
-    assert client.delete(f"/api/v1/tokens/{created.json()['id']}", headers=headers).status_code == 204
+    assert (
+        client.delete(f"/api/v1/tokens/{created.json()['id']}", headers=headers).status_code == 204
+    )
     assert_problem(client.get("/api/v1/me", headers=other), 401, "AUTH-107")
 
 
@@ -130,13 +136,17 @@ def test_a_made_up_token_is_refused(client: TestClient) -> None:
     assert_problem(client.get("/api/v1/me", headers=headers), 401, "AUTH-108")
 
 
-def test_a_disabled_user_cannot_use_their_token(client: TestClient, session: Session, token_for) -> None:  # type: ignore[no-untyped-def]
+def test_a_disabled_user_cannot_use_their_token(
+    client: TestClient, session: Session, token_for
+) -> None:  # type: ignore[no-untyped-def]
     token = token_for("alice")
     alice = session.scalar(select(User).where(User.username == "alice"))
     assert alice is not None
     alice.active = False
     session.commit()
-    assert_problem(client.get("/api/v1/me", headers={"Authorization": f"Bearer {token}"}), 403, "AUTH-114")
+    assert_problem(
+        client.get("/api/v1/me", headers={"Authorization": f"Bearer {token}"}), 403, "AUTH-114"
+    )
 
 
 def test_token_lifetime_is_bounded(client: TestClient, auth) -> None:  # type: ignore[no-untyped-def]

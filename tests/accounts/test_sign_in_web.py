@@ -22,8 +22,11 @@ def csrf_from(html: str) -> str:
 
 def web_sign_in(client: TestClient, username: str, password: str = DEMO_PASSWORD):  # type: ignore[no-untyped-def]
     token = csrf_from(client.get("/login").text)
-    return client.post("/login", data={"username": username, "password": password,
-                                       "csrf_token": token}, follow_redirects=False)  # fmt: skip
+    return client.post(
+        "/login",
+        data={"username": username, "password": password, "csrf_token": token},
+        follow_redirects=False,
+    )
 
 
 def test_alice_signs_in_and_sees_her_home_page(client: TestClient) -> None:
@@ -57,8 +60,9 @@ def test_a_csrf_token_from_another_browser_is_refused(client: TestClient, app) -
     other = TestClient(app, base_url="http://127.0.0.1")
     token = csrf_from(other.get("/login").text)
     client.get("/login")
-    response = client.post("/login", data={"username": "alice", "password": DEMO_PASSWORD,
-                                           "csrf_token": token})  # fmt: skip
+    response = client.post(
+        "/login", data={"username": "alice", "password": DEMO_PASSWORD, "csrf_token": token}
+    )
     assert response.status_code == 403
 
 
@@ -78,8 +82,11 @@ def test_the_administrator_passes_the_totp_step(client: TestClient) -> None:
     assert wrong.status_code == 401
     assert 'aria-invalid="true"' in wrong.text
     code = pyotp.TOTP(DEMO_TOTP_SECRET).now()
-    done = client.post("/login/totp", data={"code": code, "csrf_token": csrf_from(wrong.text)},
-                       follow_redirects=False)  # fmt: skip
+    done = client.post(
+        "/login/totp",
+        data={"code": code, "csrf_token": csrf_from(wrong.text)},
+        follow_redirects=False,
+    )
     assert done.headers["location"] == "/"
     assert "Administración Atalaya" in client.get("/").text
 
@@ -99,8 +106,11 @@ def test_a_central_authority_without_totp_must_enroll(client: TestClient, sessio
     secret = re.search(r'<code class="secret">([A-Z2-7]+)</code>', page.text)
     assert secret and 'src="data:image/svg+xml;base64,' in page.text
     code = pyotp.TOTP(secret.group(1)).now()
-    done = client.post("/login/enroll", data={"code": code, "csrf_token": csrf_from(page.text)},
-                       follow_redirects=False)  # fmt: skip
+    done = client.post(
+        "/login/enroll",
+        data={"code": code, "csrf_token": csrf_from(page.text)},
+        follow_redirects=False,
+    )
     assert done.headers["location"] == "/"
     session.refresh(carmen)
     assert carmen.totp_secret is not None and secret.group(1) not in carmen.totp_secret
@@ -146,12 +156,17 @@ def test_an_anonymous_visitor_can_switch_language_too(client: TestClient) -> Non
     assert '<html lang="fr">' in client.get("/login").text
 
 
-def test_the_language_switch_refuses_unknown_languages_and_offsite_redirects(client: TestClient) -> None:
+def test_the_language_switch_refuses_unknown_languages_and_offsite_redirects(
+    client: TestClient,
+) -> None:
     token = csrf_from(client.get("/login").text)
     bad = client.post("/language", data={"language": "xx", "csrf_token": token})
     assert bad.status_code == 422
-    offsite = client.post("/language", data={"language": "es", "next": "//evil.example", "csrf_token": token},
-                          follow_redirects=False)  # fmt: skip
+    offsite = client.post(
+        "/language",
+        data={"language": "es", "next": "//evil.example", "csrf_token": token},
+        follow_redirects=False,
+    )
     assert offsite.headers["location"] == "/"
 
 

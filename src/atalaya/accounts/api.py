@@ -42,13 +42,11 @@ def sign_in_for_token(
     outcome = login.check_password(session, creds, policy, ctx, body.username, body.password)
     if outcome.user and outcome.enrollment_due:
         outcome = login.LoginOutcome(error="AUTH-113")
-    elif outcome.user and outcome.second_factor_due:
+    elif (user := outcome.user) is not None and outcome.second_factor_due:
         if not body.totp:
             outcome = login.LoginOutcome(error="AUTH-103", params={})
         else:
-            outcome = login.check_second_factor(
-                session, creds, policy, ctx, outcome.user, body.totp
-            )
+            outcome = login.check_second_factor(session, creds, policy, ctx, user, body.totp)
     if outcome.error or outcome.user is None:
         # Answer without raising, so that the failure count above is committed.
         return problem_response(

@@ -237,7 +237,7 @@ def principal_for_token(session: Session, token: str) -> Principal:
     return principal_for(user, token_id=api_token.id)
 
 
-def visible_agencies(principal: Principal) -> Select[tuple[Agency]]:
+def visible_agencies(principal: Principal) -> Select[Agency]:
     """Return a select of the agencies in ``principal``'s jurisdiction."""
     return (
         select(Agency)
@@ -246,7 +246,7 @@ def visible_agencies(principal: Principal) -> Select[tuple[Agency]]:
     )
 
 
-def visible_users(principal: Principal) -> Select[tuple[User]]:
+def visible_users(principal: Principal) -> Select[User]:
     """Return a select of the users whose profiles ``principal`` may read.
 
     The same rule as ``user_scope`` with ``authorize``: inside the jurisdiction, and

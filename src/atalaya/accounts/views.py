@@ -61,13 +61,12 @@ def web_principal(request: Request, current: SessionOf) -> Principal:
 WebPrincipal = Annotated[Principal, Depends(web_principal)]
 
 
-def _cookie_flags(request: Request) -> dict[str, object]:
-    return {
-        "httponly": True,
-        "samesite": "lax",
-        "secure": request.url.scheme == "https",
-        "path": "/",
-    }
+def _set_cookie(response: Response, request: Request, name: str, value: str, max_age: int) -> None:
+    """Set an HttpOnly, SameSite=Lax cookie, Secure when the page came over HTTPS."""
+    secure = request.url.scheme == "https"
+    response.set_cookie(
+        name, value, max_age=max_age, httponly=True, samesite="lax", secure=secure, path="/"
+    )
 
 
 @router.get("/login")
@@ -105,12 +104,7 @@ def login_submit(
         login.succeed(session, ctx, user, "password")
     target = "/" if verified else "/login/totp" if outcome.second_factor_due else "/login/enroll"
     response = RedirectResponse(target, status_code=303)
-    response.set_cookie(
-        SESSION_COOKIE,
-        cookie,
-        max_age=runtime.settings.session_hours * 3600,
-        **_cookie_flags(request),
-    )  # type: ignore[arg-type]
+    _set_cookie(response, request, SESSION_COOKIE, cookie, runtime.settings.session_hours * 3600)
     # A new CSRF cookie after sign-in, so a token planted before it is worthless.
     response.delete_cookie(CSRF_COOKIE, path="/")
     return response
@@ -212,10 +206,10 @@ def choose_language(
             _, user = login.find_session(session, runtime.credentials, cookie)
             user.language = language
         except DomainError:
-            pass  # an anonymous visitor: the cookie alone carries the choice
+            user = None  # a stale session: the cookie alone carries the choice
     target = next if next.startswith("/") and not next.startswith("//") else "/"
     response = RedirectResponse(target, status_code=303)
-    response.set_cookie(LANGUAGE_COOKIE, language, max_age=365 * 86400, **_cookie_flags(request))  # type: ignore[arg-type]
+    _set_cookie(response, request, LANGUAGE_COOKIE, language, 365 * 86400)
     return response
 
 

@@ -195,7 +195,7 @@ class AuditFilter:
     until: dt.datetime | None = None
 
 
-def query(area_prefix: str, flt: AuditFilter, root_jurisdiction: bool) -> Select[tuple[AuditEntry]]:
+def query(area_prefix: str, flt: AuditFilter, root_jurisdiction: bool) -> Select[AuditEntry]:
     """Return a select of entries an auditor with ``area_prefix`` may read, newest first.
 
     Entries with no area (anonymous attempts, command-line work) are shown only to

@@ -1,0 +1,145 @@
+"""The audit log's hash chain: what it records, and that tampering is found."""
+
+from __future__ import annotations
+
+import pytest
+from sqlalchemy import Connection, select, text
+from sqlalchemy.exc import DBAPIError
+from sqlalchemy.orm import Session
+from typer.testing import CliRunner
+
+from atalaya.audit import service as audit
+from atalaya.audit.models import AuditEntry
+from atalaya.cli import app as cli
+from atalaya.settings import Settings
+from conftest import TEST_CONTEXT
+
+
+def write_entries(session: Session, n: int) -> list[AuditEntry]:
+    entries = [
+        audit.record(session, TEST_CONTEXT, "test.write", object_type="thing", object_id=i)
+        for i in range(n)
+    ]
+    session.commit()
+    return entries
+
+
+def test_each_entry_holds_the_hash_of_the_one_before(session: Session) -> None:
+    first, second = write_entries(session, 2)
+    assert second.prev_hash == first.hash
+    assert second.seq == first.seq + 1
+    assert audit.verify(session).ok
+
+
+def test_an_untouched_log_verifies(session: Session) -> None:
+    write_entries(session, 5)
+    result = audit.verify(session)
+    assert result.ok and result.checked >= 5
+
+
+def test_the_database_refuses_updates_and_deletes_of_entries(
+    session: Session, connection: Connection
+) -> None:
+    write_entries(session, 1)
+    for statement in ("UPDATE audit_entries SET action = 'x'", "DELETE FROM audit_entries"):
+        savepoint = connection.begin_nested()
+        with pytest.raises(DBAPIError, match="append-only"):
+            connection.execute(text(statement))
+        savepoint.rollback()
+
+
+def drop_guards(connection: Connection) -> None:
+    """Remove the append-only triggers (inside the test's transaction), as an attacker with
+    database rights could, to show the chain still tells."""
+    if connection.dialect.name == "sqlite":
+        connection.execute(text("DROP TRIGGER audit_entries_no_update"))
+        connection.execute(text("DROP TRIGGER audit_entries_no_delete"))
+    else:
+        connection.execute(
+            text("ALTER TABLE audit_entries DISABLE TRIGGER audit_entries_append_only")
+        )
+
+
+def test_an_altered_entry_is_named(session: Session, connection: Connection) -> None:
+    entries = write_entries(session, 3)
+    drop_guards(connection)
+    connection.execute(
+        text("UPDATE audit_entries SET object_id = 'forged' WHERE seq = :s"), {"s": entries[1].seq}
+    )
+    session.expire_all()
+    result = audit.verify(session)
+    assert not result.ok
+    assert result.broken_seq == entries[1].seq
+    assert "altered" in (result.problem or "")
+
+
+def test_a_removed_entry_is_found(session: Session, connection: Connection) -> None:
+    entries = write_entries(session, 3)
+    drop_guards(connection)
+    connection.execute(text("DELETE FROM audit_entries WHERE seq = :s"), {"s": entries[1].seq})
+    session.expire_all()
+    result = audit.verify(session)
+    assert not result.ok and result.broken_seq == entries[2].seq
+
+
+def test_a_removed_tail_is_found(session: Session, connection: Connection) -> None:
+    entries = write_entries(session, 2)
+    drop_guards(connection)
+    connection.execute(text("DELETE FROM audit_entries WHERE seq = :s"), {"s": entries[-1].seq})
+    session.expire_all()
+    assert not audit.verify(session).ok
+
+
+def test_an_inserted_entry_is_found(session: Session, connection: Connection) -> None:
+    entries = write_entries(session, 2)
+    last = entries[-1].seq
+    drop_guards(connection)
+    connection.execute(text("UPDATE audit_entries SET seq = seq + 1 WHERE seq = :s"), {"s": last})
+    forged = {c: getattr(entries[0], c) for c in audit.HASHED_FIELDS if c != "seq"}
+    forged |= {"seq": last, "action": "forged", "hash": "0" * 64}
+    session.add(AuditEntry(**forged))
+    session.flush()
+    session.expire_all()
+    result = audit.verify(session)
+    assert not result.ok and result.broken_seq == last
+
+
+def test_audit_verify_command_passes_then_fails_naming_the_entry(cli_env: Settings) -> None:
+    runner = CliRunner()
+    ok = runner.invoke(cli, ["audit", "verify"])
+    assert ok.exit_code == 0, ok.output
+    assert "intact" in ok.output
+    from atalaya.db import make_engine
+
+    engine = make_engine(cli_env)
+    with engine.begin() as c:
+        drop_guards(c)
+        c.execute(text("UPDATE audit_entries SET outcome = 'denied' WHERE seq = 3"))
+    broken = runner.invoke(cli, ["audit", "verify"])
+    assert broken.exit_code == 1
+    assert "AUD-101" in broken.output and "entry 3" in broken.output
+    with engine.begin() as c:
+        c.execute(text("DELETE FROM audit_entries WHERE seq = 3"))
+    removed = runner.invoke(cli, ["audit", "verify"])
+    assert removed.exit_code == 1 and "entry 4" in removed.output
+    engine.dispose()
+
+
+def test_logins_failures_reads_and_writes_are_all_recorded(client, auth, session: Session) -> None:  # type: ignore[no-untyped-def]
+    from atalaya.demo import DEMO_PASSWORD
+
+    client.post("/api/v1/auth/token", json={"username": "alice", "password": "nope-nope"})
+    client.post("/api/v1/auth/token", json={"username": "alice", "password": DEMO_PASSWORD})
+    headers = auth("diana")
+    client.get("/api/v1/users/alice", headers=headers)
+    client.post("/api/v1/tokens", json={"days": 1}, headers=headers)
+    rows = session.execute(
+        select(AuditEntry.action, AuditEntry.outcome, AuditEntry.actor_username).order_by(
+            AuditEntry.seq
+        )
+    ).all()
+    assert ("login", "failed", None) in rows
+    assert ("login", "success", "alice") in rows
+    assert ("user.read", "success", "diana") in rows
+    assert ("token.create", "success", "diana") in rows
+    assert audit.verify(session).ok

@@ -1,0 +1,82 @@
+"""``atalaya backup`` and ``restore``: a consistent snapshot, refused when it fails its checksum."""
+
+from __future__ import annotations
+
+import io
+import tarfile
+from pathlib import Path
+
+from sqlalchemy import func, select
+from sqlalchemy.orm import Session
+from typer.testing import CliRunner
+
+from atalaya.accounts.models import Agency
+from atalaya.cli import app as cli
+from atalaya.db import make_engine
+from atalaya.settings import Settings
+
+runner = CliRunner()
+
+
+def agency_count(settings: Settings) -> int:
+    engine = make_engine(settings)
+    with Session(engine) as s:
+        n = s.scalar(select(func.count()).select_from(Agency)) or 0
+    engine.dispose()
+    return n
+
+
+def add_agency(code: str) -> None:
+    result = runner.invoke(
+        cli,
+        ["agencies", "add", code, "--name", code, "--level", "municipal", "--area", "MX-08-037"],
+    )
+    assert result.exit_code == 0, result.output
+
+
+def test_a_backup_restores_the_state_it_was_taken_in(cli_env: Settings, tmp_path: Path) -> None:
+    path = tmp_path / "node.backup"
+    made = runner.invoke(cli, ["backup", str(path)])
+    assert made.exit_code == 0, made.output
+    before = agency_count(cli_env)
+    add_agency("AFTER-BACKUP")
+    assert agency_count(cli_env) == before + 1
+    restored = runner.invoke(cli, ["restore", str(path)])
+    assert restored.exit_code == 0, restored.output
+    assert agency_count(cli_env) == before
+    assert runner.invoke(cli, ["audit", "verify"]).exit_code == 0
+
+
+def tamper(path: Path) -> Path:
+    """Return a copy of the backup with one byte of its payload changed."""
+    with tarfile.open(path) as tar:
+        manifest = tar.extractfile("manifest.json").read()  # type: ignore[union-attr]
+        payload = bytearray(tar.extractfile("payload").read())  # type: ignore[union-attr]
+    payload[len(payload) // 2] ^= 0xFF
+    forged = path.with_name("forged.backup")
+    with tarfile.open(forged, "w:gz") as tar:
+        for name, data in (("manifest.json", manifest), ("payload", bytes(payload))):
+            info = tarfile.TarInfo(name)
+            info.size = len(data)
+            tar.addfile(info, io.BytesIO(data))
+    return forged
+
+
+def test_a_backup_whose_checksum_fails_is_refused_and_nothing_changes(
+    cli_env: Settings, tmp_path: Path
+) -> None:
+    path = tmp_path / "node.backup"
+    assert runner.invoke(cli, ["backup", str(path)]).exit_code == 0
+    add_agency("KEEP-ME")
+    count = agency_count(cli_env)
+    result = runner.invoke(cli, ["restore", str(tamper(path))])
+    assert result.exit_code == 1
+    assert "BAK-101" in result.output
+    assert agency_count(cli_env) == count
+
+
+def test_a_file_that_is_not_a_backup_is_refused(cli_env: Settings, tmp_path: Path) -> None:
+    junk = tmp_path / "junk.backup"
+    junk.write_bytes(b"not a backup at all")
+    result = runner.invoke(cli, ["restore", str(junk)])
+    assert result.exit_code == 1 and "BAK-103" in result.output
