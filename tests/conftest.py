@@ -195,3 +195,44 @@ def cli_env(fresh_database: Settings, monkeypatch: pytest.MonkeyPatch) -> Settin
     monkeypatch.setenv("ATALAYA_ARGON2_TIME_COST", "1")
     monkeypatch.setenv("ATALAYA_ARGON2_MEMORY_KIB", "1024")
     return fresh_database
+
+
+def free_port() -> int:
+    import socket
+
+    with socket.socket() as s:
+        s.bind(("127.0.0.1", 0))
+        return int(s.getsockname()[1])
+
+
+@pytest.fixture
+def live_server(cli_env: Settings) -> Iterator[str]:
+    """Start ``atalaya serve --workers 2`` on a free port; yield its URL; stop it after."""
+    import subprocess
+    import sys
+    import time
+
+    import httpx
+
+    port = free_port()
+    process = subprocess.Popen(
+        [sys.executable, "-m", "atalaya", "serve", "--port", str(port), "--workers", "2"],
+        stdout=subprocess.DEVNULL,
+        stderr=subprocess.PIPE,
+    )
+    url = f"http://127.0.0.1:{port}"
+    try:
+        deadline = time.monotonic() + 30
+        while time.monotonic() < deadline:
+            try:
+                if httpx.get(f"{url}/healthz", timeout=1).status_code == 200:
+                    break
+            except httpx.TransportError:
+                time.sleep(0.2)
+        else:
+            process.terminate()
+            raise RuntimeError(f"server did not start: {process.stderr.read().decode()[-2000:]}")  # type: ignore[union-attr]
+        yield url
+    finally:
+        process.terminate()
+        process.wait(timeout=20)

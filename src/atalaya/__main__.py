@@ -1,0 +1,5 @@
+"""``python -m atalaya`` runs the ``atalaya`` command."""
+
+from atalaya.cli import main
+
+main()
