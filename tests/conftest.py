@@ -113,7 +113,7 @@ def db(engine: Engine, connection: Connection) -> Database:
     sessions = sessionmaker(
         bind=connection, join_transaction_mode="create_savepoint", expire_on_commit=False
     )
-    return Database(engine, sessions)
+    return Database(engine, sessions, sessions)
 
 
 @pytest.fixture

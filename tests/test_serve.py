@@ -27,8 +27,12 @@ def test_a_web_session_works_whichever_worker_answers(live_server: str) -> None:
 def test_failed_sign_ins_are_counted_across_workers(live_server: str) -> None:
     with httpx.Client(base_url=live_server) as client:
         for _ in range(5):
-            response = client.post("/api/v1/auth/token", json={"username": "bob", "password": "wrong-one"})
+            response = client.post(
+                "/api/v1/auth/token", json={"username": "bob", "password": "wrong-one"}
+            )
             assert response.status_code == 401
-        locked = client.post("/api/v1/auth/token", json={"username": "bob", "password": DEMO_PASSWORD})
+        locked = client.post(
+            "/api/v1/auth/token", json={"username": "bob", "password": DEMO_PASSWORD}
+        )
         assert locked.status_code == 429
         assert locked.json()["code"] == "AUTH-105"

@@ -1,8 +1,14 @@
 """Database plumbing: the declarative ``Base``, engines and session factories.
 
-SQLite runs in WAL mode with foreign keys on, and every transaction starts with
-``BEGIN IMMEDIATE`` so that two processes never deadlock upgrading a read lock to a
-write lock (each request that is audited writes). PostgreSQL goes through psycopg 3.
+Two kinds of session: ``sessions`` for work that writes, ``read_sessions`` for work
+that only reads (GET requests). A read session is read-only in the database itself
+(``PRAGMA query_only`` on SQLite, ``SET TRANSACTION READ ONLY`` on PostgreSQL), so a
+page that tries to change something fails loudly instead of quietly.
+
+SQLite runs in WAL mode with foreign keys on. Write transactions start with
+``BEGIN IMMEDIATE``, so that two processes never fail upgrading a read lock to a write
+lock; read transactions start deferred and run alongside writers. PostgreSQL goes
+through psycopg 3.
 """
 
 from __future__ import annotations
@@ -70,7 +76,9 @@ def make_engine(settings: Settings) -> Engine:
         )
         _configure_sqlite(engine)
         return engine
-    return create_engine(url, echo=settings.log_sql, pool_pre_ping=True, pool_size=10)
+    engine = create_engine(url, echo=settings.log_sql, pool_pre_ping=True, pool_size=10)
+    _configure_postgresql(engine)
+    return engine
 
 
 def _ensure_sqlite_dir(url: str) -> None:
@@ -95,17 +103,38 @@ def _configure_sqlite(engine: Engine) -> None:
 
     @event.listens_for(engine, "begin")
     def _on_begin(connection: Any) -> None:
-        connection.exec_driver_sql("BEGIN IMMEDIATE")
+        if connection.get_execution_options().get(READ_ONLY):
+            connection.exec_driver_sql("PRAGMA query_only = 1")
+            connection.exec_driver_sql("BEGIN")
+        else:
+            connection.exec_driver_sql("PRAGMA query_only = 0")
+            connection.exec_driver_sql("BEGIN IMMEDIATE")
+
+
+def _configure_postgresql(engine: Engine) -> None:
+    @event.listens_for(engine, "begin")
+    def _on_begin(connection: Any) -> None:
+        if connection.get_execution_options().get(READ_ONLY):
+            connection.exec_driver_sql("SET TRANSACTION READ ONLY")
+
+
+READ_ONLY = "atalaya_read_only"
 
 
 @dataclass
 class Database:
-    """An engine and the session factory bound to it."""
+    """An engine and the session factories bound to it."""
 
     engine: Engine
     sessions: sessionmaker[Session]
+    read_sessions: sessionmaker[Session]
 
     @classmethod
     def from_settings(cls, settings: Settings) -> Database:
         engine = make_engine(settings)
-        return cls(engine, sessionmaker(engine, expire_on_commit=False))
+        reader = engine.execution_options(**{READ_ONLY: True})
+        return cls(
+            engine,
+            sessionmaker(engine, expire_on_commit=False),
+            sessionmaker(reader, expire_on_commit=False),
+        )

@@ -10,6 +10,7 @@ from dataclasses import dataclass
 
 from atalaya.accounts.credentials import Credentials
 from atalaya.accounts.login import LoginPolicy
+from atalaya.audit.service import AuditWriter
 from atalaya.db import Database
 from atalaya.settings import Settings
 
@@ -20,12 +21,15 @@ class Runtime:
     db: Database
     credentials: Credentials
     login_policy: LoginPolicy
+    audit: AuditWriter
 
     @classmethod
     def from_settings(cls, settings: Settings, db: Database | None = None) -> Runtime:
+        db = db or Database.from_settings(settings)
         return cls(
             settings,
-            db or Database.from_settings(settings),
+            db,
             Credentials.from_settings(settings),
             LoginPolicy.from_settings(settings),
+            AuditWriter(db.sessions),
         )

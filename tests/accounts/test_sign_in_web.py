@@ -20,6 +20,12 @@ def csrf_from(html: str) -> str:
     return match.group(1)
 
 
+def offer_from(html: str) -> str:
+    match = re.search(r'name="offer" value="([^"]+)"', html)
+    assert match
+    return match.group(1)
+
+
 def web_sign_in(client: TestClient, username: str, password: str = DEMO_PASSWORD):  # type: ignore[no-untyped-def]
     token = csrf_from(client.get("/login").text)
     return client.post(
@@ -108,7 +114,7 @@ def test_a_central_authority_without_totp_must_enroll(client: TestClient, sessio
     code = pyotp.TOTP(secret.group(1)).now()
     done = client.post(
         "/login/enroll",
-        data={"code": code, "csrf_token": csrf_from(page.text)},
+        data={"code": code, "csrf_token": csrf_from(page.text), "offer": offer_from(page.text)},
         follow_redirects=False,
     )
     assert done.headers["location"] == "/"
@@ -177,3 +183,28 @@ def test_pages_are_accessible_in_structure(client: TestClient) -> None:
     for field in ("username", "password", "language-select"):
         assert f'<label for="{field}">' in html
     assert "http://" not in html.replace('href="http://127.0.0.1', "") and "https://" not in html
+
+
+def test_an_enrollment_offer_cannot_be_forged_or_reused_by_another_user(
+    client: TestClient, session: Session, app
+) -> None:  # type: ignore[no-untyped-def]
+    for name in ("carmen", "admin"):
+        user = session.scalar(select(User).where(User.username == name))
+        assert user is not None
+        user.totp_secret = None
+    session.commit()
+    other = TestClient(app, base_url="http://127.0.0.1")
+    web_sign_in(other, "admin")
+    admins_offer = offer_from(other.get("/login/enroll").text)
+    web_sign_in(client, "carmen")
+    page = client.get("/login/enroll")
+    for offer in (admins_offer, "forged-offer"):
+        response = client.post(
+            "/login/enroll",
+            data={"code": "123456", "csrf_token": csrf_from(page.text), "offer": offer},
+            follow_redirects=False,
+        )
+        assert response.headers["location"] == "/login/enroll"
+    session.expire_all()
+    carmen = session.scalar(select(User).where(User.username == "carmen"))
+    assert carmen is not None and carmen.totp_secret is None

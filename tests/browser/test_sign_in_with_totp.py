@@ -28,8 +28,14 @@ def page(tmp_path: Path) -> Iterator[object]:
     with sync_playwright() as p:
         browser = p.chromium.launch(
             executable_path=str(CHROMIUM),
-            args=["--no-sandbox", "--disable-gpu", "--disable-background-networking",
-                  "--disable-component-update", "--disable-sync", "--no-first-run"],
+            args=[
+                "--no-sandbox",
+                "--disable-gpu",
+                "--disable-background-networking",
+                "--disable-component-update",
+                "--disable-sync",
+                "--no-first-run",
+            ],
         )
         context = browser.new_context(locale="en-US")
         yield context.new_page()
@@ -37,7 +43,9 @@ def page(tmp_path: Path) -> Iterator[object]:
         browser.close()
 
 
-def test_the_administrator_signs_in_with_totp_and_reads_spanish(page, live_server: str, tmp_path: Path) -> None:  # type: ignore[no-untyped-def]
+def test_the_administrator_signs_in_with_totp_and_reads_spanish(
+    page, live_server: str, tmp_path: Path
+) -> None:  # type: ignore[no-untyped-def]
     page.goto(f"{live_server}/login")
     assert page.locator("html").get_attribute("lang") == "en"
     page.get_by_label("Username").fill("admin")

@@ -10,7 +10,13 @@ from sqlalchemy import select
 
 from atalaya.accounts import login, service
 from atalaya.accounts.authz import Principal, Scope, authorize
-from atalaya.accounts.deps import PrincipalDep, RuntimeDep, SessionDep, audit_context
+from atalaya.accounts.deps import (
+    PrincipalDep,
+    RuntimeDep,
+    SessionDep,
+    audit_context,
+    audit_read,
+)
 from atalaya.accounts.models import ApiToken, User
 from atalaya.accounts.schemas import (
     AgencyCreate,
@@ -22,7 +28,6 @@ from atalaya.accounts.schemas import (
     UserCreate,
     UserOut,
 )
-from atalaya.audit import service as audit
 from atalaya.errors import DomainError
 from atalaya.geo.service import get_area
 from atalaya.web.pagination import MAX_LIMIT, Page, paginate
@@ -102,13 +107,7 @@ def list_users(
 ) -> Page[UserOut]:
     authorize(principal, "user.read")
     page = paginate(session, service.visible_users(principal), User.id, cursor, limit, UserOut.of)
-    audit.record(
-        session,
-        audit_context(request),
-        "user.list",
-        object_type="user",
-        detail={"count": len(page.items)},
-    )
+    audit_read(request, "user.list", object_type="user", detail={"count": len(page.items)})
     return page
 
 
@@ -120,9 +119,7 @@ def read_user(
     user = service.get_user(session, username)
     action = "profile.read" if user.id == principal.user_id else "user.read"
     authorize(principal, action, service.user_scope(user))
-    audit.record(
-        session, audit_context(request), "user.read", object_type="user", object_id=username
-    )
+    audit_read(request, "user.read", object_type="user", object_id=username)
     return UserOut.of(user)
 
 
@@ -148,7 +145,11 @@ def list_tokens(
 ) -> Page[TokenOut]:
     authorize(principal, "token.own")
     stmt = select(ApiToken).where(ApiToken.user_id == principal.user_id)
-    return paginate(session, stmt, ApiToken.id, cursor, limit, TokenOut.of)
+    page = paginate(session, stmt, ApiToken.id, cursor, limit, TokenOut.of)
+    used = service.last_audited_use(session, [t.id for t in page.items])
+    for item in page.items:
+        item.last_used_at = used.get(item.id)
+    return page
 
 
 @router.post("/tokens", status_code=201, response_model=NewToken)

@@ -62,9 +62,10 @@ class Credentials:
     def seal(self, totp_secret: str) -> str:
         return self._fernet().encrypt(totp_secret.encode()).decode()
 
-    def unseal(self, sealed: str) -> str | None:
+    def unseal(self, sealed: str, max_age: int | None = None) -> str | None:
+        """Return what ``seal`` sealed, or ``None`` if forged or older than ``max_age`` s."""
         try:
-            return self._fernet().decrypt(sealed.encode()).decode()
+            return self._fernet().decrypt(sealed.encode(), ttl=max_age).decode()
         except InvalidToken:
             return None
 

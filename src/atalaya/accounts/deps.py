@@ -8,7 +8,7 @@ from __future__ import annotations
 
 import secrets
 from collections.abc import Iterator
-from typing import Annotated
+from typing import Annotated, Any
 
 from fastapi import Depends, Request
 from sqlalchemy.orm import Session
@@ -16,7 +16,7 @@ from sqlalchemy.orm import Session
 from atalaya.accounts.authz import Principal
 from atalaya.accounts.login import find_session
 from atalaya.accounts.service import actor_for, principal_for, principal_for_token
-from atalaya.audit.service import ANONYMOUS, AuditContext
+from atalaya.audit.service import ANONYMOUS, AuditContext, draft
 from atalaya.errors import DomainError
 from atalaya.runtime import Runtime
 
@@ -37,8 +37,10 @@ RuntimeDep = Annotated[Runtime, Depends(get_runtime)]
 
 
 def get_session(request: Request) -> Iterator[Session]:
-    runtime = get_runtime(request)
-    with runtime.db.sessions() as session:
+    """Yield the request's session: read-only for GET and HEAD, read-write otherwise."""
+    db = get_runtime(request).db
+    factory = db.read_sessions if request.method in SAFE_METHODS else db.sessions
+    with factory() as session:
         request.state.db = session
         try:
             yield session
@@ -94,6 +96,12 @@ def audit_context(request: Request) -> AuditContext:
         request_id=getattr(request.state, "request_id", None),
         client_address=getattr(request.state, "client_address", None),
     )
+
+
+def audit_read(request: Request, action: str, **fields: Any) -> None:
+    """Record a read by this request (through the group-commit writer) and return once
+    it is committed. ``fields`` are those of ``atalaya.audit.service.draft``."""
+    get_runtime(request).audit.write(draft(audit_context(request), action, **fields))
 
 
 def csrf_cookie_value(request: Request) -> str:

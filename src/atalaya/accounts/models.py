@@ -92,7 +92,6 @@ class ApiToken(Base):
     created_at: Mapped[dt.datetime] = mapped_column(UTCDateTime, default=utcnow)
     expires_at: Mapped[dt.datetime] = mapped_column(UTCDateTime)
     revoked_at: Mapped[dt.datetime | None] = mapped_column(UTCDateTime)
-    last_used_at: Mapped[dt.datetime | None] = mapped_column(UTCDateTime)
 
 
 class WebSession(Base):
@@ -107,8 +106,6 @@ class WebSession(Base):
     expires_at: Mapped[dt.datetime] = mapped_column(UTCDateTime)
     # False until the second factor has been given (or enrolled, where required).
     verified: Mapped[bool] = mapped_column(Boolean, default=False)
-    # A TOTP secret offered during enrollment and not yet confirmed (encrypted).
-    pending_totp_secret: Mapped[str | None] = mapped_column(String(300))
     client_address: Mapped[str] = mapped_column(String(64), default="")
 
 

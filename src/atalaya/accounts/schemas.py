@@ -87,10 +87,11 @@ class TokenOut(BaseModel):
     created_at: dt.datetime
     expires_at: dt.datetime
     revoked_at: dt.datetime | None
-    last_used_at: dt.datetime | None
+    # The token's most recent audited request, read from the audit log.
+    last_used_at: dt.datetime | None = None
 
     @classmethod
-    def of(cls, row: ApiToken) -> TokenOut:
+    def of(cls, row: ApiToken, last_used_at: dt.datetime | None = None) -> TokenOut:
         return cls(
             id=row.id,
             prefix=row.prefix,
@@ -98,7 +99,7 @@ class TokenOut(BaseModel):
             created_at=row.created_at,
             expires_at=row.expires_at,
             revoked_at=row.revoked_at,
-            last_used_at=row.last_used_at,
+            last_used_at=last_used_at,
         )
 
 

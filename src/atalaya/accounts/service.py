@@ -5,13 +5,14 @@ from __future__ import annotations
 import datetime as dt
 from collections.abc import Iterable
 
-from sqlalchemy import Select, select
+from sqlalchemy import Select, func, select
 from sqlalchemy.orm import Session
 
 from atalaya.accounts.authz import RANK, Principal, Scope
 from atalaya.accounts.credentials import MIN_PASSWORD_LENGTH, Credentials, new_token, token_digest
 from atalaya.accounts.models import Agency, AgencyLevel, ApiToken, Role, User, UserRole
 from atalaya.audit import service as audit
+from atalaya.audit.models import AuditEntry
 from atalaya.audit.service import Actor, AuditContext
 from atalaya.db import utcnow
 from atalaya.errors import DomainError
@@ -173,6 +174,18 @@ def create_token(
     return token, row
 
 
+def last_audited_use(session: Session, token_ids: list[int]) -> dict[int, dt.datetime]:
+    """Return when each token last made an audited request (derived, never stored)."""
+    if not token_ids:
+        return {}
+    rows = session.execute(
+        select(AuditEntry.token_id, func.max(AuditEntry.at))
+        .where(AuditEntry.token_id.in_(token_ids))
+        .group_by(AuditEntry.token_id)
+    ).all()
+    return {token_id: at for token_id, at in rows if token_id is not None}
+
+
 def revoke_token(session: Session, ctx: AuditContext, row: ApiToken) -> None:
     if row.revoked_at is None:
         row.revoked_at = utcnow()
@@ -207,10 +220,6 @@ def actor_for(principal: Principal) -> Actor:
     )
 
 
-# A token's last use is written at most this often, to keep reads from writing.
-LAST_USED_GRANULARITY = dt.timedelta(minutes=5)
-
-
 def principal_for_token(session: Session, token: str) -> Principal:
     """Return who ``token`` belongs to.
 
@@ -232,8 +241,6 @@ def principal_for_token(session: Session, token: str) -> Principal:
         raise DomainError("AUTH-106")
     if not user.active:
         raise DomainError("AUTH-114")
-    if api_token.last_used_at is None or now - api_token.last_used_at > LAST_USED_GRANULARITY:
-        api_token.last_used_at = now
     return principal_for(user, token_id=api_token.id)
 
 

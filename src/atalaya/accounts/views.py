@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import base64
 import io
 from typing import Annotated
 
@@ -19,10 +20,12 @@ from atalaya.accounts.deps import (
     RuntimeDep,
     SessionDep,
     audit_context,
+    audit_read,
     check_csrf,
 )
 from atalaya.accounts.models import User, WebSession
 from atalaya.errors import DomainError
+from atalaya.runtime import Runtime
 from atalaya.settings import LANGUAGES
 from atalaya.web.pages import field_messages, render
 
@@ -141,20 +144,25 @@ def totp_submit(
     return RedirectResponse("/", status_code=303)
 
 
+# An offered TOTP key travels in the form, sealed to the user, for this long.
+ENROLLMENT_SECONDS = 600
+
+
 @router.get("/login/enroll")
 def enroll_page(request: Request, runtime: RuntimeDep, current: SessionOf) -> Response:
-    web_session, user = current
-    secret = new_totp_secret()
-    web_session.pending_totp_secret = runtime.credentials.seal(secret)
-    return _render_enroll(request, user, secret, {})
+    """Offer a new TOTP key. Nothing is stored until the user proves they hold it."""
+    return _render_enroll(request, runtime, current[1], new_totp_secret(), {})
 
 
-def _render_enroll(request: Request, user: User, secret: str, errors: dict[str, str]) -> Response:
+def _render_enroll(
+    request: Request, runtime: Runtime, user: User, secret: str, errors: dict[str, str]
+) -> Response:
     uri = provisioning_uri(secret, user.username)
     buffer = io.BytesIO()
     segno.make(uri, error="m").save(buffer, kind="svg", scale=4, dark="#000", light="#fff")
-    qr = "data:image/svg+xml;base64," + __import__("base64").b64encode(buffer.getvalue()).decode()
-    context = {"secret": secret, "uri": uri, "qr": qr, "errors": errors}
+    qr = "data:image/svg+xml;base64," + base64.b64encode(buffer.getvalue()).decode()
+    offer = runtime.credentials.seal(f"{user.id}:{secret}")
+    context = {"secret": secret, "uri": uri, "qr": qr, "offer": offer, "errors": errors}
     return render(request, "accounts/enroll.html", context, status=401 if errors else 200)
 
 
@@ -165,18 +173,19 @@ def enroll_submit(
     runtime: RuntimeDep,
     current: SessionOf,
     code: Annotated[str, Form(max_length=12)] = "",
+    offer: Annotated[str, Form(max_length=500)] = "",
 ) -> Response:
     web_session, user = current
-    pending = web_session.pending_totp_secret
-    secret = runtime.credentials.unseal(pending) if pending else None
-    if secret is None:
+    opened = runtime.credentials.unseal(offer, max_age=ENROLLMENT_SECONDS)
+    owner, _, secret = (opened or "").partition(":")
+    if owner != str(user.id) or not secret:
         return RedirectResponse("/login/enroll", status_code=303)
     step = totp_step(secret, code, None)
     if step is None:
         error = DomainError("AUTH-104", field="code")
-        return _render_enroll(request, user, secret, field_messages(request, error))
-    user.totp_secret, user.totp_last_step = pending, step
-    web_session.pending_totp_secret, web_session.verified = None, True
+        return _render_enroll(request, runtime, user, secret, field_messages(request, error))
+    user.totp_secret, user.totp_last_step = runtime.credentials.seal(secret), step
+    web_session.verified = True
     login.succeed(session, audit_context(request), user, "totp-enrolled")
     return RedirectResponse("/", status_code=303)
 
@@ -242,13 +251,5 @@ def users_page(request: Request, principal: WebPrincipal, session: SessionDep) -
     users = session.scalars(
         service.visible_users(principal).order_by(User.username).limit(500)
     ).all()
-    from atalaya.audit import service as audit
-
-    audit.record(
-        session,
-        audit_context(request),
-        "user.list",
-        object_type="user",
-        detail={"count": len(users)},
-    )
+    audit_read(request, "user.list", object_type="user", detail={"count": len(users)})
     return render(request, "accounts/users.html", {"users": users})

@@ -9,7 +9,7 @@ from fastapi import APIRouter, Query, Request
 from pydantic import BaseModel
 
 from atalaya.accounts.authz import Principal, authorize
-from atalaya.accounts.deps import PrincipalDep, SessionDep, audit_context
+from atalaya.accounts.deps import PrincipalDep, SessionDep, audit_read
 from atalaya.audit import service as audit
 from atalaya.audit.models import AuditEntry
 from atalaya.web.pagination import MAX_LIMIT, Page, paginate
@@ -90,11 +90,6 @@ def list_audit(
     )
     stmt = audit.query(principal.jurisdiction_path, flt, is_country_wide(principal))
     page = paginate(session, stmt, AuditEntry.seq, cursor, limit, AuditEntryOut.of)
-    audit.record(
-        session,
-        audit_context(request),
-        "audit.read",
-        object_type="audit",
-        detail={"filters": {k: v for k, v in vars(flt).items() if v}},
-    )
+    filters = {k: v for k, v in vars(flt).items() if v}
+    audit_read(request, "audit.read", object_type="audit", detail={"filters": filters})
     return page

@@ -27,7 +27,7 @@ class AuditEntry(Base):
     agency_code: Mapped[str | None] = mapped_column(String(32), index=True)
     # The actor's jurisdiction when it acted; auditors see entries inside their own.
     area_path: Mapped[str | None] = mapped_column(String(200), index=True)
-    token_id: Mapped[int | None] = mapped_column(Integer)
+    token_id: Mapped[int | None] = mapped_column(Integer, index=True)
     peer_node: Mapped[str | None] = mapped_column(String(64))
     action: Mapped[str] = mapped_column(String(64), index=True)
     object_type: Mapped[str | None] = mapped_column(String(32), index=True)

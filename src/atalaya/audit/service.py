@@ -5,12 +5,13 @@ from __future__ import annotations
 import datetime as dt
 import hashlib
 import json
-from collections.abc import Iterator
+import threading
+from collections.abc import Callable, Iterator, Mapping, Sequence
 from dataclasses import dataclass, field
 from enum import StrEnum
 from typing import Any
 
-from sqlalchemy import Select, select
+from sqlalchemy import Select, insert, select, update
 from sqlalchemy.orm import Session
 
 from atalaya.audit.models import GENESIS_HASH, AuditEntry, AuditHead
@@ -69,8 +70,7 @@ class AuditContext:
     extra: dict[str, Any] = field(default_factory=dict)
 
 
-def record(
-    session: Session,
+def draft(
     ctx: AuditContext,
     action: str,
     *,
@@ -78,48 +78,115 @@ def record(
     object_id: object = None,
     outcome: Outcome = Outcome.SUCCESS,
     detail: dict[str, Any] | None = None,
-) -> AuditEntry:
-    """Append an entry to the chain within ``session``'s transaction and return it.
+) -> dict[str, Any]:
+    """Return the values of an entry not yet placed in the chain (no seq or hashes)."""
+    actor = ctx.actor
+    return {
+        "at": utcnow(),
+        "actor_type": actor.type,
+        "actor_user_id": actor.user_id,
+        "actor_username": actor.username,
+        "agency_code": actor.agency_code,
+        "area_path": actor.area_path,
+        "token_id": actor.token_id,
+        "peer_node": actor.peer_node,
+        "action": action,
+        "object_type": object_type,
+        "object_id": None if object_id is None else str(object_id),
+        "request_id": ctx.request_id,
+        "client_address": ctx.client_address,
+        "outcome": str(outcome),
+        "detail": canonical_json(detail or {}),
+    }
+
+
+def append(session: Session, drafts: Sequence[dict[str, Any]]) -> list[dict[str, Any]]:
+    """Chain ``drafts`` onto the log within ``session``'s transaction; return the entries.
 
     The head row is locked (``FOR UPDATE``; SQLite serialises writers itself) so that
     concurrent requests from several processes form one unbroken chain.
     """
-    head = session.execute(
-        select(AuditHead).where(AuditHead.id == 1).with_for_update()
-    ).scalar_one()
-    actor = ctx.actor
-    entry = AuditEntry(
-        seq=head.seq + 1,
-        at=utcnow(),
-        actor_type=actor.type,
-        actor_user_id=actor.user_id,
-        actor_username=actor.username,
-        agency_code=actor.agency_code,
-        area_path=actor.area_path,
-        token_id=actor.token_id,
-        peer_node=actor.peer_node,
-        action=action,
-        object_type=object_type,
-        object_id=None if object_id is None else str(object_id),
-        request_id=ctx.request_id,
-        client_address=ctx.client_address,
-        outcome=str(outcome),
-        detail=canonical_json(detail or {}),
-        prev_hash=head.hash,
-    )
-    entry.hash = entry_hash(entry)
-    head.seq, head.hash = entry.seq, entry.hash
-    session.add(entry)
-    return entry
+    seq, prev_hash = session.execute(
+        select(AuditHead.seq, AuditHead.hash).where(AuditHead.id == 1).with_for_update()
+    ).one()
+    entries = []
+    for values in drafts:
+        seq += 1
+        entry = {**values, "seq": seq, "prev_hash": prev_hash}
+        entry["hash"] = prev_hash = entry_hash(entry)
+        entries.append(entry)
+    session.execute(insert(AuditEntry), entries)
+    session.execute(update(AuditHead).where(AuditHead.id == 1).values(seq=seq, hash=prev_hash))
+    return entries
+
+
+def record(session: Session, ctx: AuditContext, action: str, **fields: Any) -> dict[str, Any]:
+    """Append one entry within ``session``'s transaction, so it stands or falls with the
+    change it describes; return it. ``fields`` are those of ``draft``."""
+    return append(session, [draft(ctx, action, **fields)])[0]
+
+
+class AuditWriter:
+    """Appends entries that describe reads, in their own transactions, with group commit.
+
+    Each caller waits until its entry is committed, so nothing is shown before its read
+    is on record. Callers arriving while a batch is being written queue up, and the
+    next batch takes them all in one transaction: one head lock and one commit for many
+    entries, instead of one each. No thread of its own: the first caller to find the
+    writer idle writes batches until the queue is empty.
+    """
+
+    def __init__(self, sessions: Callable[[], Session]) -> None:
+        self._sessions = sessions
+        self._mutex = threading.Lock()
+        self._queue: list[_Pending] = []
+        self._writing = False
+
+    def write(self, values: dict[str, Any]) -> None:
+        """Append one entry and return once it is committed; raise if writing failed."""
+        pending = _Pending(values)
+        with self._mutex:
+            self._queue.append(pending)
+            lead, self._writing = not self._writing, True
+        if lead:
+            self._drain()
+        pending.done.wait()
+        if pending.error is not None:
+            raise pending.error
+
+    def _drain(self) -> None:
+        while True:
+            with self._mutex:
+                batch, self._queue = self._queue, []
+                if not batch:
+                    self._writing = False
+                    return
+            error: BaseException | None = None
+            try:
+                with self._sessions() as session:
+                    append(session, [p.values for p in batch])
+                    session.commit()
+            except BaseException as exc:  # handed to every waiting caller, then re-raised by each
+                error = exc
+            for pending in batch:
+                pending.error = error
+                pending.done.set()
+
+
+@dataclass
+class _Pending:
+    values: dict[str, Any]
+    done: threading.Event = field(default_factory=threading.Event)
+    error: BaseException | None = None
 
 
 def canonical_json(value: Any) -> str:
     return json.dumps(value, sort_keys=True, separators=(",", ":"), ensure_ascii=False, default=str)
 
 
-def entry_hash(entry: AuditEntry) -> str:
+def entry_hash(entry: Mapping[str, Any]) -> str:
     """Return the SHA-256 (hex) over the entry's fields, ``prev_hash`` included."""
-    values: dict[str, Any] = {name: getattr(entry, name) for name in HASHED_FIELDS}
+    values: dict[str, Any] = {name: entry[name] for name in HASHED_FIELDS}
     at: dt.datetime = values["at"]
     values["at"] = at.astimezone(dt.UTC).strftime("%Y-%m-%dT%H:%M:%S.%fZ")
     return hashlib.sha256(canonical_json(values).encode()).hexdigest()
@@ -164,7 +231,7 @@ def _check(entry: AuditEntry, expected_seq: int, prev_hash: str) -> str | None:
         return f"expected sequence {expected_seq}, found {entry.seq}: entries are missing"
     if entry.prev_hash != prev_hash:
         return "its previous-hash does not match the entry before it"
-    if entry_hash(entry) != entry.hash:
+    if entry_hash({f: getattr(entry, f) for f in HASHED_FIELDS}) != entry.hash:
         return "its contents do not match its hash: the entry was altered"
     return None
 

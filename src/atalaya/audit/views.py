@@ -8,7 +8,7 @@ from fastapi import APIRouter, Request
 from fastapi.responses import Response
 
 from atalaya.accounts.authz import authorize
-from atalaya.accounts.deps import SessionDep, audit_context
+from atalaya.accounts.deps import SessionDep, audit_read
 from atalaya.accounts.views import WebPrincipal
 from atalaya.audit import service as audit
 from atalaya.audit.api import AuditEntryOut, is_country_wide
@@ -38,12 +38,7 @@ def audit_page(
     )
     stmt = audit.query(principal.jurisdiction_path, flt, is_country_wide(principal))
     page = paginate(session, stmt, AuditEntry.seq, cursor, 50, AuditEntryOut.of)
-    audit.record(
-        session,
-        audit_context(request),
-        "audit.read",
-        object_type="audit",
-        detail={"filters": {"actor": actor, "action": action, "outcome": outcome}},
-    )
+    detail = {"filters": {"actor": actor, "action": action, "outcome": outcome}}
+    audit_read(request, "audit.read", object_type="audit", detail=detail)
     filters = {"actor": actor, "action": action, "outcome": outcome, "day": day or ""}
     return render(request, "audit/list.html", {"page": page, "filters": filters})

@@ -96,18 +96,15 @@ def _from_http(exc: HTTPException) -> DomainError:
 def _audit_denial(request: Request, error: DomainError) -> None:
     from atalaya.accounts.deps import audit_context
 
-    runtime = get_runtime(request)
-    with runtime.db.sessions() as session:
-        audit.record(
-            session,
-            audit_context(request),
-            str(error.params.get("action", "access")),
-            object_type="route",
-            object_id=request.url.path,
-            outcome=Outcome.DENIED,
-            detail={"code": error.code},
-        )
-        session.commit()
+    entry = audit.draft(
+        audit_context(request),
+        str(error.params.get("action", "access")),
+        object_type="route",
+        object_id=request.url.path,
+        outcome=Outcome.DENIED,
+        detail={"code": error.code},
+    )
+    get_runtime(request).audit.write(entry)
 
 
 def respond(request: Request, error: DomainError) -> Response:

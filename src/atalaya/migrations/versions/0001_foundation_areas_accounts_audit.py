@@ -77,6 +77,7 @@ def upgrade() -> None:
             batch_op.f("ix_audit_entries_object_type"), ["object_type"], unique=False
         )
         batch_op.create_index(batch_op.f("ix_audit_entries_outcome"), ["outcome"], unique=False)
+        batch_op.create_index(batch_op.f("ix_audit_entries_token_id"), ["token_id"], unique=False)
 
     op.create_table(
         "audit_head",
@@ -180,7 +181,6 @@ def upgrade() -> None:
         sa.Column("created_at", atalaya.db.UTCDateTime(), nullable=False),
         sa.Column("expires_at", atalaya.db.UTCDateTime(), nullable=False),
         sa.Column("revoked_at", atalaya.db.UTCDateTime(), nullable=True),
-        sa.Column("last_used_at", atalaya.db.UTCDateTime(), nullable=True),
         sa.ForeignKeyConstraint(
             ["user_id"], ["users.id"], name=op.f("fk_api_tokens_user_id_users"), ondelete="CASCADE"
         ),
@@ -209,7 +209,6 @@ def upgrade() -> None:
         sa.Column("created_at", atalaya.db.UTCDateTime(), nullable=False),
         sa.Column("expires_at", atalaya.db.UTCDateTime(), nullable=False),
         sa.Column("verified", sa.Boolean(), nullable=False),
-        sa.Column("pending_totp_secret", sa.String(length=300), nullable=True),
         sa.Column("client_address", sa.String(length=64), nullable=False),
         sa.ForeignKeyConstraint(
             ["user_id"],
@@ -283,6 +282,7 @@ def downgrade() -> None:
     op.drop_table("audit_head")
     with op.batch_alter_table("audit_entries", schema=None) as batch_op:
         batch_op.drop_index(batch_op.f("ix_audit_entries_outcome"))
+        batch_op.drop_index(batch_op.f("ix_audit_entries_token_id"))
         batch_op.drop_index(batch_op.f("ix_audit_entries_object_type"))
         batch_op.drop_index(batch_op.f("ix_audit_entries_at"))
         batch_op.drop_index(batch_op.f("ix_audit_entries_area_path"))
