@@ -37,7 +37,7 @@ def create_app(settings: Settings, db: Database | None = None) -> FastAPI:
     app.add_middleware(RequestMiddleware, settings=settings)
 
     @app.get("/healthz", tags=["node"])
-    def healthz() -> dict[str, str]:
+    async def healthz() -> dict[str, str]:
         """Return ``ok`` while the process serves requests."""
         return {"status": "ok", "version": __version__}
 

@@ -2,7 +2,7 @@
 
 Two kinds of session: ``sessions`` for work that writes, ``read_sessions`` for work
 that only reads (GET requests). A read session is read-only in the database itself
-(``PRAGMA query_only`` on SQLite, ``SET TRANSACTION READ ONLY`` on PostgreSQL), so a
+(``PRAGMA query_only`` on SQLite, ``default_transaction_read_only`` on PostgreSQL), so a
 page that tries to change something fails loudly instead of quietly.
 
 SQLite runs in WAL mode with foreign keys on. Write transactions start with
@@ -14,10 +14,12 @@ through psycopg 3.
 from __future__ import annotations
 
 import datetime as dt
+from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass
 from typing import Any
 
-from sqlalchemy import DateTime, Engine, MetaData, create_engine, event
+from sqlalchemy import Connection, DateTime, Engine, MetaData, create_engine, event
+from sqlalchemy.sql.expression import ClauseElement
 from sqlalchemy.engine import Dialect
 from sqlalchemy.orm import DeclarativeBase, Session, sessionmaker
 from sqlalchemy.types import TypeDecorator
@@ -64,21 +66,30 @@ def utcnow() -> dt.datetime:
     return dt.datetime.now(dt.UTC)
 
 
-def make_engine(settings: Settings) -> Engine:
-    """Return an engine for ``settings.database_url``, configured for its backend."""
+# One connection for each thread that serves requests (AnyIO's default limit is 40),
+# so connections are kept and reused rather than opened per request; the overflow
+# covers the audit writer and the odd burst.
+POOL_SIZE = 40
+
+
+def make_engine(settings: Settings, *, read_only: bool = False) -> Engine:
+    """Return an engine for ``settings.database_url``, configured for its backend.
+
+    A ``read_only`` engine's connections refuse writes for as long as they live, so
+    the setting costs nothing per transaction.
+    """
     url = settings.database_url
     if url.startswith("postgresql://"):
         url = "postgresql+psycopg://" + url.removeprefix("postgresql://")
+    pool = {"pool_size": POOL_SIZE, "max_overflow": 10, "echo": settings.log_sql}
     if url.startswith("sqlite"):
         _ensure_sqlite_dir(url)
-        engine = create_engine(
-            url, echo=settings.log_sql, connect_args={"check_same_thread": False, "timeout": 30}
-        )
-        _configure_sqlite(engine)
+        args = {"check_same_thread": False, "timeout": 30}
+        engine = create_engine(url, connect_args=args, **pool)
+        _configure_sqlite(engine, read_only)
         return engine
-    engine = create_engine(url, echo=settings.log_sql, pool_pre_ping=True, pool_size=10)
-    _configure_postgresql(engine)
-    return engine
+    options = {"options": "-c default_transaction_read_only=on"} if read_only else {}
+    return create_engine(url, pool_recycle=3600, connect_args=options, **pool)
 
 
 def _ensure_sqlite_dir(url: str) -> None:
@@ -89,36 +100,26 @@ def _ensure_sqlite_dir(url: str) -> None:
         Path(path).parent.mkdir(parents=True, exist_ok=True)
 
 
-def _configure_sqlite(engine: Engine) -> None:
+def _configure_sqlite(engine: Engine, read_only: bool) -> None:
     @event.listens_for(engine, "connect")
     def _on_connect(dbapi_connection: Any, _record: Any) -> None:
         # Let SQLAlchemy, not the driver, decide when transactions begin.
         dbapi_connection.isolation_level = None
         cursor = dbapi_connection.cursor()
-        cursor.execute("PRAGMA journal_mode=WAL")
+        # WAL is a property of the file: set it once, not on every connection.
+        if cursor.execute("PRAGMA journal_mode").fetchone()[0] != "wal":
+            cursor.execute("PRAGMA journal_mode=WAL")
         cursor.execute("PRAGMA foreign_keys=ON")
         cursor.execute("PRAGMA synchronous=NORMAL")
         cursor.execute("PRAGMA busy_timeout=30000")
+        cursor.execute(f"PRAGMA query_only={int(read_only)}")
         cursor.close()
 
+    begin = "BEGIN" if read_only else "BEGIN IMMEDIATE"
+
     @event.listens_for(engine, "begin")
     def _on_begin(connection: Any) -> None:
-        if connection.get_execution_options().get(READ_ONLY):
-            connection.exec_driver_sql("PRAGMA query_only = 1")
-            connection.exec_driver_sql("BEGIN")
-        else:
-            connection.exec_driver_sql("PRAGMA query_only = 0")
-            connection.exec_driver_sql("BEGIN IMMEDIATE")
-
-
-def _configure_postgresql(engine: Engine) -> None:
-    @event.listens_for(engine, "begin")
-    def _on_begin(connection: Any) -> None:
-        if connection.get_execution_options().get(READ_ONLY):
-            connection.exec_driver_sql("SET TRANSACTION READ ONLY")
-
-
-READ_ONLY = "atalaya_read_only"
+        connection.exec_driver_sql(begin)
 
 
 @dataclass
@@ -132,9 +133,74 @@ class Database:
     @classmethod
     def from_settings(cls, settings: Settings) -> Database:
         engine = make_engine(settings)
-        reader = engine.execution_options(**{READ_ONLY: True})
+        reader = make_engine(settings, read_only=True)
         return cls(
             engine,
             sessionmaker(engine, expire_on_commit=False),
             sessionmaker(reader, expire_on_commit=False),
         )
+
+
+class Prepared:
+    """A Core statement compiled once per dialect and run straight on the DBAPI cursor.
+
+    Only for the few statements on every request's path (who holds this token, the
+    audit log's head): SQLAlchemy's execution machinery costs many times what SQLite
+    itself does. The SQL is still written once, with Core, for both engines, and values
+    still pass through the column types (``UTCDateTime`` and the rest) both ways.
+    """
+
+    def __init__(self, statement: ClauseElement) -> None:
+        self.statement = statement
+        self._by_dialect: dict[str, _Compiled] = {}
+
+    def rows(self, connection: Connection, **params: Any) -> list[tuple[Any, ...]]:
+        """Execute with ``params`` and return the processed result rows."""
+        compiled = self._compiled(connection.dialect)
+        cursor = connection.connection.cursor()
+        try:
+            cursor.execute(compiled.sql, compiled.parameters(params))
+            return [compiled.row(raw) for raw in cursor.fetchall()] if compiled.columns else []
+        finally:
+            cursor.close()
+
+    def execute_many(self, connection: Connection, rows: Sequence[Mapping[str, Any]]) -> None:
+        compiled = self._compiled(connection.dialect)
+        cursor = connection.connection.cursor()
+        try:
+            cursor.executemany(compiled.sql, [compiled.parameters(r) for r in rows])
+        finally:
+            cursor.close()
+
+    def _compiled(self, dialect: Dialect) -> _Compiled:
+        found = self._by_dialect.get(dialect.name)
+        if found is None:
+            found = self._by_dialect[dialect.name] = _Compiled.of(self.statement, dialect)
+        return found
+
+
+@dataclass(frozen=True)
+class _Compiled:
+    sql: str
+    names: tuple[str, ...] | None  # bind names in order, for positional paramstyles
+    defaults: dict[str, Any]  # values of the literals in the statement
+    binds: dict[str, Callable[[Any], Any]]
+    columns: tuple[Callable[[Any], Any] | None, ...]
+
+    @classmethod
+    def of(cls, statement: ClauseElement, dialect: Dialect) -> _Compiled:
+        compiled: Any = statement.compile(dialect=dialect)
+        columns = tuple(
+            rc.type._cached_result_processor(dialect, None) for rc in compiled._result_columns
+        )
+        names = tuple(compiled.positiontup) if compiled.positional else None
+        defaults = compiled.construct_params(_check=False)
+        return cls(compiled.string, names, defaults, dict(compiled._bind_processors), columns)
+
+    def parameters(self, params: Mapping[str, Any]) -> Any:
+        merged = {**self.defaults, **params}
+        values = {k: (self.binds[k](v) if k in self.binds else v) for k, v in merged.items()}
+        return tuple(values[n] for n in self.names) if self.names is not None else values
+
+    def row(self, raw: Sequence[Any]) -> tuple[Any, ...]:
+        return tuple(p(v) if p else v for p, v in zip(self.columns, raw, strict=True))

@@ -2,11 +2,13 @@
 
 from __future__ import annotations
 
+from functools import partial
 from typing import Annotated
 
 from fastapi import APIRouter, Query, Request
 from fastapi.responses import JSONResponse
 from sqlalchemy import select
+from starlette.concurrency import run_in_threadpool
 
 from atalaya.accounts import login, service
 from atalaya.accounts.authz import Principal, Scope, authorize
@@ -38,13 +40,15 @@ Limit = Annotated[int, Query(ge=1, le=MAX_LIMIT)]
 
 
 @router.post("/auth/token", status_code=201, response_model=NewToken)
-def sign_in_for_token(
+async def sign_in_for_token(
     body: TokenLogin, request: Request, session: SessionDep, runtime: RuntimeDep
 ) -> NewToken | JSONResponse:
     """Exchange username, password and (where set up) a TOTP code for a short-lived token."""
     ctx = audit_context(request)
     creds, policy = runtime.credentials, runtime.login_policy
-    outcome = login.check_password(session, creds, policy, ctx, body.username, body.password)
+    outcome = await run_in_threadpool(
+        login.check_password, session, creds, policy, ctx, body.username, body.password
+    )
     if outcome.user and outcome.enrollment_due:
         outcome = login.LoginOutcome(error="AUTH-113")
     elif (user := outcome.user) is not None and outcome.second_factor_due:
@@ -64,13 +68,13 @@ def sign_in_for_token(
 
 
 @router.get("/me", response_model=UserOut)
-def me(principal: PrincipalDep, session: SessionDep) -> UserOut:
+async def me(principal: PrincipalDep, session: SessionDep) -> UserOut:
     authorize(principal, "profile.read")
     return UserOut.of(service.get_user(session, principal.username))
 
 
 @router.get("/agencies", response_model=Page[AgencyOut])
-def list_agencies(
+async def list_agencies(
     principal: PrincipalDep, session: SessionDep, cursor: str | None = None, limit: Limit = 100
 ) -> Page[AgencyOut]:
     authorize(principal, "agency.read")
@@ -79,7 +83,7 @@ def list_agencies(
 
 
 @router.get("/agencies/{code}", response_model=AgencyOut)
-def read_agency(code: str, principal: PrincipalDep, session: SessionDep) -> AgencyOut:
+async def read_agency(code: str, principal: PrincipalDep, session: SessionDep) -> AgencyOut:
     agency = session.scalar(select(service.Agency).where(service.Agency.code == code))
     if agency is None:
         raise DomainError("API-106")
@@ -88,7 +92,7 @@ def read_agency(code: str, principal: PrincipalDep, session: SessionDep) -> Agen
 
 
 @router.post("/agencies", status_code=201, response_model=AgencyOut)
-def create_agency(
+async def create_agency(
     body: AgencyCreate, request: Request, principal: PrincipalDep, session: SessionDep
 ) -> AgencyOut:
     area = get_area(session, body.area)
@@ -98,7 +102,7 @@ def create_agency(
 
 
 @router.get("/users", response_model=Page[UserOut])
-def list_users(
+async def list_users(
     request: Request,
     principal: PrincipalDep,
     session: SessionDep,
@@ -107,24 +111,24 @@ def list_users(
 ) -> Page[UserOut]:
     authorize(principal, "user.read")
     page = paginate(session, service.visible_users(principal), User.id, cursor, limit, UserOut.of)
-    audit_read(request, "user.list", object_type="user", detail={"count": len(page.items)})
+    await audit_read(request, "user.list", object_type="user", detail={"count": len(page.items)})
     return page
 
 
 @router.get("/users/{username}", response_model=UserOut)
-def read_user(
+async def read_user(
     username: str, request: Request, principal: PrincipalDep, session: SessionDep
 ) -> UserOut:
     """Read a user's profile (personal data: every read is audited)."""
     user = service.get_user(session, username)
     action = "profile.read" if user.id == principal.user_id else "user.read"
     authorize(principal, action, service.user_scope(user))
-    audit_read(request, "user.read", object_type="user", object_id=username)
+    await audit_read(request, "user.read", object_type="user", object_id=username)
     return UserOut.of(user)
 
 
 @router.post("/users", status_code=201, response_model=UserOut)
-def create_user(
+async def create_user(
     body: UserCreate,
     request: Request,
     principal: PrincipalDep,
@@ -133,14 +137,17 @@ def create_user(
 ) -> UserOut:
     agency = service.get_agency(session, body.agency)
     authorize(principal, "user.create", service.agency_scope(agency))
-    user = service.create_user(
-        session, audit_context(request), runtime.credentials, **body.model_dump()
+    user = await run_in_threadpool(
+        partial(service.create_user, **body.model_dump()),
+        session,
+        audit_context(request),
+        runtime.credentials,
     )
     return UserOut.of(user)
 
 
 @router.get("/tokens", response_model=Page[TokenOut])
-def list_tokens(
+async def list_tokens(
     principal: PrincipalDep, session: SessionDep, cursor: str | None = None, limit: Limit = 100
 ) -> Page[TokenOut]:
     authorize(principal, "token.own")
@@ -153,7 +160,7 @@ def list_tokens(
 
 
 @router.post("/tokens", status_code=201, response_model=NewToken)
-def create_token(
+async def create_token(
     body: TokenCreate, request: Request, principal: PrincipalDep, session: SessionDep
 ) -> NewToken:
     authorize(principal, "token.own")
@@ -165,7 +172,7 @@ def create_token(
 
 
 @router.delete("/tokens/{token_id}", status_code=204)
-def revoke_token(
+async def revoke_token(
     token_id: int, request: Request, principal: PrincipalDep, session: SessionDep
 ) -> None:
     row = session.get(ApiToken, token_id)

@@ -1,5 +1,10 @@
 """FastAPI dependencies: the database session, who is asking, and CSRF checks.
 
+Routes and dependencies are ``async`` and run their database work inline, on the
+worker's event loop: the queries are short, and a hand-off to a thread costs more
+than they do (see docs/decisions/0001-request-execution.md). Work that is slow on
+purpose, such as hashing a password, goes to a thread explicitly.
+
 ``SessionDep`` commits once, when the route returns without error, before the
 response is sent; any error rolls the whole request back.
 """
@@ -7,7 +12,7 @@ response is sent; any error rolls the whole request back.
 from __future__ import annotations
 
 import secrets
-from collections.abc import Iterator
+from collections.abc import AsyncIterator
 from typing import Annotated, Any
 
 from fastapi import Depends, Request
@@ -36,7 +41,7 @@ def get_runtime(request: Request) -> Runtime:
 RuntimeDep = Annotated[Runtime, Depends(get_runtime)]
 
 
-def get_session(request: Request) -> Iterator[Session]:
+async def get_session(request: Request) -> AsyncIterator[Session]:
     """Yield the request's session: read-only for GET and HEAD, read-write otherwise."""
     db = get_runtime(request).db
     factory = db.read_sessions if request.method in SAFE_METHODS else db.sessions
@@ -61,7 +66,7 @@ def bearer_token(request: Request) -> str | None:
     return value.strip() or None
 
 
-def current_principal(request: Request, session: SessionDep) -> Principal:
+async def current_principal(request: Request, session: SessionDep) -> Principal:
     """Return who is calling the API, by bearer token or (verified) session cookie.
 
     Raises ``AUTH-101`` with no credentials, ``AUTH-108``/``106``/``107`` for bad
@@ -98,10 +103,10 @@ def audit_context(request: Request) -> AuditContext:
     )
 
 
-def audit_read(request: Request, action: str, **fields: Any) -> None:
+async def audit_read(request: Request, action: str, **fields: Any) -> None:
     """Record a read by this request (through the group-commit writer) and return once
     it is committed. ``fields`` are those of ``atalaya.audit.service.draft``."""
-    get_runtime(request).audit.write(draft(audit_context(request), action, **fields))
+    await get_runtime(request).audit.write(draft(audit_context(request), action, **fields))
 
 
 def csrf_cookie_value(request: Request) -> str:

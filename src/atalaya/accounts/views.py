@@ -9,6 +9,7 @@ from typing import Annotated
 import segno
 from fastapi import APIRouter, Depends, Form, Request
 from fastapi.responses import RedirectResponse, Response
+from starlette.concurrency import run_in_threadpool
 
 from atalaya.accounts import login, service
 from atalaya.accounts.authz import Principal, authorize, requires_second_factor, role_policies
@@ -32,14 +33,14 @@ from atalaya.web.pages import field_messages, render
 router = APIRouter(include_in_schema=False)
 
 
-def checked_form(request: Request, csrf_token: Annotated[str | None, Form()] = None) -> None:
+async def checked_form(request: Request, csrf_token: Annotated[str | None, Form()] = None) -> None:
     check_csrf(request, csrf_token)
 
 
 CsrfDep = Depends(checked_form)
 
 
-def session_of(
+async def session_of(
     request: Request, session: SessionDep, runtime: RuntimeDep
 ) -> tuple[WebSession, User]:
     cookie = request.cookies.get(SESSION_COOKIE)
@@ -51,7 +52,7 @@ def session_of(
 SessionOf = Annotated[tuple[WebSession, User], Depends(session_of)]
 
 
-def web_principal(request: Request, current: SessionOf) -> Principal:
+async def web_principal(request: Request, current: SessionOf) -> Principal:
     """Return the signed-in user of a page; a session still owing its second factor is not."""
     web_session, user = current
     if not web_session.verified:
@@ -73,12 +74,12 @@ def _set_cookie(response: Response, request: Request, name: str, value: str, max
 
 
 @router.get("/login")
-def login_page(request: Request) -> Response:
+async def login_page(request: Request) -> Response:
     return render(request, "accounts/login.html", {"errors": {}, "username": ""})
 
 
 @router.post("/login", dependencies=[CsrfDep])
-def login_submit(
+async def login_submit(
     request: Request,
     session: SessionDep,
     runtime: RuntimeDep,
@@ -86,9 +87,10 @@ def login_submit(
     password: Annotated[str, Form(max_length=1024)] = "",
 ) -> Response:
     ctx = audit_context(request)
-    outcome = login.check_password(
-        session, runtime.credentials, runtime.login_policy, ctx, username, password
-    )
+    outcome = await run_in_threadpool(
+        login.check_password, session, runtime.credentials, runtime.login_policy, ctx,
+        username, password,
+    )  # fmt: skip
     if outcome.error or outcome.user is None:
         error = DomainError(outcome.error or "AUTH-102", params=outcome.params or {})
         context = {"errors": field_messages(request, error), "username": username}
@@ -114,12 +116,12 @@ def login_submit(
 
 
 @router.get("/login/totp")
-def totp_page(request: Request, current: SessionOf) -> Response:
+async def totp_page(request: Request, current: SessionOf) -> Response:
     return render(request, "accounts/totp.html", {"errors": {}})
 
 
 @router.post("/login/totp", dependencies=[CsrfDep])
-def totp_submit(
+async def totp_submit(
     request: Request,
     session: SessionDep,
     runtime: RuntimeDep,
@@ -149,7 +151,7 @@ ENROLLMENT_SECONDS = 600
 
 
 @router.get("/login/enroll")
-def enroll_page(request: Request, runtime: RuntimeDep, current: SessionOf) -> Response:
+async def enroll_page(request: Request, runtime: RuntimeDep, current: SessionOf) -> Response:
     """Offer a new TOTP key. Nothing is stored until the user proves they hold it."""
     return _render_enroll(request, runtime, current[1], new_totp_secret(), {})
 
@@ -167,7 +169,7 @@ def _render_enroll(
 
 
 @router.post("/login/enroll", dependencies=[CsrfDep])
-def enroll_submit(
+async def enroll_submit(
     request: Request,
     session: SessionDep,
     runtime: RuntimeDep,
@@ -191,7 +193,7 @@ def enroll_submit(
 
 
 @router.post("/logout", dependencies=[CsrfDep])
-def logout(request: Request, session: SessionDep, current: SessionOf) -> Response:
+async def logout(request: Request, session: SessionDep, current: SessionOf) -> Response:
     login.close_session(session, current[0])
     response = RedirectResponse("/login", status_code=303)
     response.delete_cookie(SESSION_COOKIE, path="/")
@@ -199,7 +201,7 @@ def logout(request: Request, session: SessionDep, current: SessionOf) -> Respons
 
 
 @router.post("/language", dependencies=[CsrfDep])
-def choose_language(
+async def choose_language(
     request: Request,
     session: SessionDep,
     runtime: RuntimeDep,
@@ -223,7 +225,7 @@ def choose_language(
 
 
 @router.get("/")
-def home(request: Request, principal: WebPrincipal, session: SessionDep) -> Response:
+async def home(request: Request, principal: WebPrincipal, session: SessionDep) -> Response:
     """The home page: who you are, your jurisdiction, and what each of your roles can do."""
     user = service.get_user(session, principal.username)
     policies = role_policies()
@@ -239,17 +241,17 @@ def home(request: Request, principal: WebPrincipal, session: SessionDep) -> Resp
 
 
 @router.get("/admin/agencies")
-def agencies_page(request: Request, principal: WebPrincipal, session: SessionDep) -> Response:
+async def agencies_page(request: Request, principal: WebPrincipal, session: SessionDep) -> Response:
     authorize(principal, "agency.read")
     stmt = service.visible_agencies(principal).order_by(service.Agency.code).limit(500)
     return render(request, "accounts/agencies.html", {"agencies": session.scalars(stmt).all()})
 
 
 @router.get("/admin/users")
-def users_page(request: Request, principal: WebPrincipal, session: SessionDep) -> Response:
+async def users_page(request: Request, principal: WebPrincipal, session: SessionDep) -> Response:
     authorize(principal, "user.read")
     users = session.scalars(
         service.visible_users(principal).order_by(User.username).limit(500)
     ).all()
-    audit_read(request, "user.list", object_type="user", detail={"count": len(users)})
+    await audit_read(request, "user.list", object_type="user", detail={"count": len(users)})
     return render(request, "accounts/users.html", {"users": users})

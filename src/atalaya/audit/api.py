@@ -69,7 +69,7 @@ def is_country_wide(principal: Principal) -> bool:
 
 
 @router.get("/audit", response_model=Page[AuditEntryOut])
-def list_audit(
+async def list_audit(
     request: Request,
     principal: PrincipalDep,
     session: SessionDep,
@@ -91,5 +91,5 @@ def list_audit(
     stmt = audit.query(principal.jurisdiction_path, flt, is_country_wide(principal))
     page = paginate(session, stmt, AuditEntry.seq, cursor, limit, AuditEntryOut.of)
     filters = {k: v for k, v in vars(flt).items() if v}
-    audit_read(request, "audit.read", object_type="audit", detail={"filters": filters})
+    await audit_read(request, "audit.read", object_type="audit", detail={"filters": filters})
     return page

@@ -2,20 +2,20 @@
 
 from __future__ import annotations
 
+import asyncio
 import datetime as dt
 import hashlib
 import json
-import threading
 from collections.abc import Callable, Iterator, Mapping, Sequence
 from dataclasses import dataclass, field
 from enum import StrEnum
 from typing import Any
 
-from sqlalchemy import Select, insert, select, update
+from sqlalchemy import Select, bindparam, insert, select, update
 from sqlalchemy.orm import Session
 
 from atalaya.audit.models import GENESIS_HASH, AuditEntry, AuditHead
-from atalaya.db import utcnow
+from atalaya.db import Prepared, utcnow
 
 HASHED_FIELDS = (
     "seq",
@@ -100,23 +100,30 @@ def draft(
     }
 
 
+_ENTRY_COLUMNS = (*HASHED_FIELDS, "hash")
+_HEAD = Prepared(select(AuditHead.seq, AuditHead.hash).where(AuditHead.id == 1).with_for_update())
+_INSERT = Prepared(insert(AuditEntry).values({c: bindparam(c) for c in _ENTRY_COLUMNS}))
+_MOVE_HEAD = Prepared(
+    update(AuditHead).where(AuditHead.id == 1).values(seq=bindparam("s"), hash=bindparam("h"))
+)
+
+
 def append(session: Session, drafts: Sequence[dict[str, Any]]) -> list[dict[str, Any]]:
     """Chain ``drafts`` onto the log within ``session``'s transaction; return the entries.
 
     The head row is locked (``FOR UPDATE``; SQLite serialises writers itself) so that
     concurrent requests from several processes form one unbroken chain.
     """
-    seq, prev_hash = session.execute(
-        select(AuditHead.seq, AuditHead.hash).where(AuditHead.id == 1).with_for_update()
-    ).one()
+    connection = session.connection()
+    ((seq, prev_hash),) = _HEAD.rows(connection)
     entries = []
     for values in drafts:
         seq += 1
         entry = {**values, "seq": seq, "prev_hash": prev_hash}
         entry["hash"] = prev_hash = entry_hash(entry)
         entries.append(entry)
-    session.execute(insert(AuditEntry), entries)
-    session.execute(update(AuditHead).where(AuditHead.id == 1).values(seq=seq, hash=prev_hash))
+    _INSERT.execute_many(connection, entries)
+    _MOVE_HEAD.rows(connection, s=seq, h=prev_hash)
     return entries
 
 
@@ -129,55 +136,48 @@ def record(session: Session, ctx: AuditContext, action: str, **fields: Any) -> d
 class AuditWriter:
     """Appends entries that describe reads, in their own transactions, with group commit.
 
-    Each caller waits until its entry is committed, so nothing is shown before its read
-    is on record. Callers arriving while a batch is being written queue up, and the
-    next batch takes them all in one transaction: one head lock and one commit for many
-    entries, instead of one each. No thread of its own: the first caller to find the
-    writer idle writes batches until the queue is empty.
+    Requests run on the worker's event loop. Each awaits ``write`` until its entry is
+    committed, so nothing is shown before its read is on record. Entries queued while
+    the loop serves other requests are written together by one task, in one
+    transaction: one head lock and one commit for many entries instead of one each.
     """
 
     def __init__(self, sessions: Callable[[], Session]) -> None:
         self._sessions = sessions
-        self._mutex = threading.Lock()
-        self._queue: list[_Pending] = []
-        self._writing = False
+        self._queue: list[tuple[dict[str, Any], asyncio.Future[None]]] = []
+        self._task: asyncio.Task[None] | None = None
 
-    def write(self, values: dict[str, Any]) -> None:
-        """Append one entry and return once it is committed; raise if writing failed."""
-        pending = _Pending(values)
-        with self._mutex:
-            self._queue.append(pending)
-            lead, self._writing = not self._writing, True
-        if lead:
-            self._drain()
-        pending.done.wait()
-        if pending.error is not None:
-            raise pending.error
+    async def write(self, values: dict[str, Any]) -> None:
+        """Append one entry; return once it is committed, raise if writing failed."""
+        loop = asyncio.get_running_loop()
+        done: asyncio.Future[None] = loop.create_future()
+        self._queue.append((values, done))
+        task = self._task
+        if task is None or task.done() or task.get_loop() is not loop:
+            self._task = loop.create_task(self._drain())
+        await done
 
-    def _drain(self) -> None:
-        while True:
-            with self._mutex:
-                batch, self._queue = self._queue, []
-                if not batch:
-                    self._writing = False
-                    return
-            error: BaseException | None = None
+    async def _drain(self) -> None:
+        # Let the requests that are already under way reach their audit entries first.
+        for _ in range(BATCH_PATIENCE):
+            await asyncio.sleep(0)
+        while self._queue:
+            batch, self._queue = self._queue, []
             try:
                 with self._sessions() as session:
-                    append(session, [p.values for p in batch])
+                    append(session, [values for values, _ in batch])
                     session.commit()
-            except BaseException as exc:  # handed to every waiting caller, then re-raised by each
-                error = exc
-            for pending in batch:
-                pending.error = error
-                pending.done.set()
+            except Exception as error:  # handed to every waiting request, which raises it
+                for _, done in batch:
+                    done.set_exception(error)
+            else:
+                for _, done in batch:
+                    done.set_result(None)
+            await asyncio.sleep(0)
 
 
-@dataclass
-class _Pending:
-    values: dict[str, Any]
-    done: threading.Event = field(default_factory=threading.Event)
-    error: BaseException | None = None
+# How many turns of the event loop the writer waits for more entries before writing.
+BATCH_PATIENCE = 2
 
 
 def canonical_json(value: Any) -> str:

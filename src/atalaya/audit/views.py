@@ -20,7 +20,7 @@ router = APIRouter(include_in_schema=False)
 
 
 @router.get("/audit")
-def audit_page(
+async def audit_page(
     request: Request,
     principal: WebPrincipal,
     session: SessionDep,
@@ -39,6 +39,6 @@ def audit_page(
     stmt = audit.query(principal.jurisdiction_path, flt, is_country_wide(principal))
     page = paginate(session, stmt, AuditEntry.seq, cursor, 50, AuditEntryOut.of)
     detail = {"filters": {"actor": actor, "action": action, "outcome": outcome}}
-    audit_read(request, "audit.read", object_type="audit", detail=detail)
+    await audit_read(request, "audit.read", object_type="audit", detail=detail)
     filters = {"actor": actor, "action": action, "outcome": outcome, "day": day or ""}
     return render(request, "audit/list.html", {"page": page, "filters": filters})

@@ -45,7 +45,7 @@ class AreaList(BaseModel):
 
 
 @router.get("/areas", response_model=AreaList)
-def list_areas(request: Request, session: SessionDep, parent: str | None = None) -> AreaList:
+async def list_areas(request: Request, session: SessionDep, parent: str | None = None) -> AreaList:
     """List the areas directly under ``parent`` (the countries when it is omitted)."""
     if parent:
         get_area(session, parent)
@@ -55,7 +55,7 @@ def list_areas(request: Request, session: SessionDep, parent: str | None = None)
 
 
 @router.get("/areas/{code}", response_model=AreaOut)
-def read_area(code: str, request: Request, session: SessionDep) -> AreaOut:
+async def read_area(code: str, request: Request, session: SessionDep) -> AreaOut:
     area = session.get(Area, code)
     if area is None:
         raise DomainError("API-106")

@@ -13,7 +13,6 @@ from typing import Any
 from fastapi import FastAPI, Request
 from fastapi.exceptions import RequestValidationError
 from fastapi.responses import JSONResponse, RedirectResponse, Response
-from starlette.concurrency import run_in_threadpool
 from starlette.exceptions import HTTPException
 
 from atalaya.accounts.deps import get_runtime
@@ -93,7 +92,7 @@ def _from_http(exc: HTTPException) -> DomainError:
     return DomainError(code)
 
 
-def _audit_denial(request: Request, error: DomainError) -> None:
+async def _audit_denial(request: Request, error: DomainError) -> None:
     from atalaya.accounts.deps import audit_context
 
     entry = audit.draft(
@@ -104,13 +103,13 @@ def _audit_denial(request: Request, error: DomainError) -> None:
         outcome=Outcome.DENIED,
         detail={"code": error.code},
     )
-    get_runtime(request).audit.write(entry)
+    await get_runtime(request).audit.write(entry)
 
 
-def respond(request: Request, error: DomainError) -> Response:
+async def respond(request: Request, error: DomainError) -> Response:
     """Answer ``error`` as problem+json, or for a browser as a page or a redirect."""
     if error.code in DENIALS:
-        _audit_denial(request, error)
+        await _audit_denial(request, error)
     if wants_json(request):
         return problem_response(request, error)
     if error.code in ("AUTH-101", "AUTH-109", "AUTH-103"):
@@ -128,19 +127,19 @@ def install(app: FastAPI) -> None:
 
     async def domain(request: Request, exc: Exception) -> Response:
         assert isinstance(exc, DomainError)
-        return await run_in_threadpool(respond, request, exc)
+        return await respond(request, exc)
 
     async def validation(request: Request, exc: Exception) -> Response:
         assert isinstance(exc, RequestValidationError)
-        return await run_in_threadpool(respond, request, _from_validation(exc))
+        return await respond(request, _from_validation(exc))
 
     async def http(request: Request, exc: Exception) -> Response:
         assert isinstance(exc, HTTPException)
-        return await run_in_threadpool(respond, request, _from_http(exc))
+        return await respond(request, _from_http(exc))
 
     async def unexpected(request: Request, exc: Exception) -> Response:
         log.exception("unhandled error on %s %s", request.method, request.url.path)
-        return await run_in_threadpool(respond, request, DomainError("API-500"))
+        return await respond(request, DomainError("API-500"))
 
     app.add_exception_handler(DomainError, domain)
     app.add_exception_handler(RequestValidationError, validation)
