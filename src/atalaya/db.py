@@ -14,14 +14,16 @@ through psycopg 3.
 from __future__ import annotations
 
 import datetime as dt
+import fcntl
+import os
 from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass
 from typing import Any
 
 from sqlalchemy import Connection, DateTime, Engine, MetaData, create_engine, event
-from sqlalchemy.sql.expression import ClauseElement
 from sqlalchemy.engine import Dialect
 from sqlalchemy.orm import DeclarativeBase, Session, sessionmaker
+from sqlalchemy.sql.expression import ClauseElement
 from sqlalchemy.types import TypeDecorator
 
 from atalaya.settings import Settings
@@ -86,21 +88,25 @@ def make_engine(settings: Settings, *, read_only: bool = False) -> Engine:
         _ensure_sqlite_dir(url)
         args = {"check_same_thread": False, "timeout": 30}
         engine = create_engine(url, connect_args=args, **pool)
-        _configure_sqlite(engine, read_only)
+        _configure_sqlite(engine, read_only, _sqlite_path(url))
         return engine
     options = {"options": "-c default_transaction_read_only=on"} if read_only else {}
     return create_engine(url, pool_recycle=3600, connect_args=options, **pool)
 
 
+def _sqlite_path(url: str) -> str | None:
+    path = url.split("///", 1)[-1]
+    return path if path and path != ":memory:" else None
+
+
 def _ensure_sqlite_dir(url: str) -> None:
     from pathlib import Path
 
-    path = url.split("///", 1)[-1]
-    if path and path != ":memory:":
+    if path := _sqlite_path(url):
         Path(path).parent.mkdir(parents=True, exist_ok=True)
 
 
-def _configure_sqlite(engine: Engine, read_only: bool) -> None:
+def _configure_sqlite(engine: Engine, read_only: bool, path: str | None) -> None:
     @event.listens_for(engine, "connect")
     def _on_connect(dbapi_connection: Any, _record: Any) -> None:
         # Let SQLAlchemy, not the driver, decide when transactions begin.
@@ -115,11 +121,50 @@ def _configure_sqlite(engine: Engine, read_only: bool) -> None:
         cursor.execute(f"PRAGMA query_only={int(read_only)}")
         cursor.close()
 
-    begin = "BEGIN" if read_only else "BEGIN IMMEDIATE"
+    if read_only:
+
+        @event.listens_for(engine, "begin")
+        def _on_begin(connection: Any) -> None:
+            connection.exec_driver_sql("BEGIN")
+
+    elif path is None:
+
+        @event.listens_for(engine, "begin")
+        def _on_begin_in_memory(connection: Any) -> None:
+            connection.exec_driver_sql("BEGIN IMMEDIATE")
+
+    else:
+        _queue_writers(engine, path + ".writer-lock")
+
+
+def _queue_writers(engine: Engine, lock_path: str) -> None:
+    """Make writers, in every process, wait their turn on a lock the kernel hands over.
+
+    SQLite's own wait for a busy database sleeps 1, 2, 5... milliseconds between tries,
+    stalling the event loop far longer than the write it waits for takes. A writer
+    here holds an exclusive ``flock`` from ``BEGIN IMMEDIATE`` until its connection
+    goes back to the pool, and the next one wakes the moment it is released.
+    """
+
+    @event.listens_for(engine, "connect")
+    def _open_lock(_dbapi_connection: Any, record: Any) -> None:
+        record.info["writer_lock"] = os.open(lock_path, os.O_RDWR | os.O_CREAT, 0o600)
+
+    @event.listens_for(engine, "close")
+    def _close_lock(_dbapi_connection: Any, record: Any) -> None:
+        if (fd := record.info.pop("writer_lock", None)) is not None:
+            os.close(fd)
 
     @event.listens_for(engine, "begin")
     def _on_begin(connection: Any) -> None:
-        connection.exec_driver_sql(begin)
+        fcntl.flock(connection.info["writer_lock"], fcntl.LOCK_EX)
+        connection.exec_driver_sql("BEGIN IMMEDIATE")
+
+    @event.listens_for(engine, "checkin")
+    def _on_checkin(_dbapi_connection: Any, record: Any) -> None:
+        if (fd := record.info.get("writer_lock")) is not None:
+            fcntl.flock(fd, fcntl.LOCK_UN)
+
 
 
 @dataclass

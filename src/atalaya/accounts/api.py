@@ -120,11 +120,11 @@ async def read_user(
     username: str, request: Request, principal: PrincipalDep, session: SessionDep
 ) -> UserOut:
     """Read a user's profile (personal data: every read is audited)."""
-    user = service.get_user(session, username)
-    action = "profile.read" if user.id == principal.user_id else "user.read"
-    authorize(principal, action, service.user_scope(user))
+    profile = service.user_profile(session, username)
+    action = "profile.read" if profile.user_id == principal.user_id else "user.read"
+    authorize(principal, action, profile.scope)
     await audit_read(request, "user.read", object_type="user", object_id=username)
-    return UserOut.of(user)
+    return UserOut.of_profile(profile)
 
 
 @router.post("/users", status_code=201, response_model=UserOut)

@@ -105,7 +105,14 @@ def audit_context(request: Request) -> AuditContext:
 
 async def audit_read(request: Request, action: str, **fields: Any) -> None:
     """Record a read by this request (through the group-commit writer) and return once
-    it is committed. ``fields`` are those of ``atalaya.audit.service.draft``."""
+    it is committed. ``fields`` are those of ``atalaya.audit.service.draft``.
+
+    A read request's transaction ends first: what it read is in hand, and a snapshot
+    held open while waiting would keep SQLite from checkpointing its write-ahead log.
+    """
+    session = getattr(request.state, "db", None)
+    if session is not None and request.method in SAFE_METHODS:
+        session.commit()
     await get_runtime(request).audit.write(draft(audit_context(request), action, **fields))
 
 

@@ -7,6 +7,7 @@ import datetime as dt
 from pydantic import BaseModel, ConfigDict, Field
 
 from atalaya.accounts.models import Agency, ApiToken, User
+from atalaya.accounts.service import Profile
 
 
 class Strict(BaseModel):
@@ -78,6 +79,11 @@ class UserOut(BaseModel):
             active=user.active,
             second_factor=user.totp_secret is not None,
         )
+
+    @classmethod
+    def of_profile(cls, profile: Profile) -> UserOut:
+        fields = ("username", "full_name", "agency", "roles", "active", "second_factor")
+        return cls(**{name: getattr(profile, name) for name in fields})
 
 
 class TokenOut(BaseModel):

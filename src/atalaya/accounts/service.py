@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import datetime as dt
 from collections.abc import Iterable
+from dataclasses import dataclass
 
 from sqlalchemy import Select, bindparam, func, select
 from sqlalchemy.orm import Session
@@ -233,6 +234,46 @@ _TOKEN_HOLDER = Prepared(
     .where(ApiToken.token_hash == bindparam("digest"))
 )  # fmt: skip
 _ROLES = Prepared(select(UserRole.role).where(UserRole.user_id == bindparam("user_id")))
+
+
+@dataclass(frozen=True)
+class Profile:
+    """A user's profile as the API shows it, with where it lives for ``authorize``."""
+
+    user_id: int
+    username: str
+    full_name: str
+    agency: str
+    roles: list[str]
+    active: bool
+    second_factor: bool
+    scope: Scope
+
+
+_PROFILE = Prepared(
+    select(
+        User.id, User.username, User.full_name, User.active, User.totp_secret.is_not(None),
+        Agency.id, Agency.code, Agency.level, Area.path,
+    )
+    .join(Agency, Agency.id == User.agency_id)
+    .join(Area, Area.code == Agency.area_code)
+    .where(User.username == bindparam("username"))
+)  # fmt: skip
+
+
+def user_profile(session: Session, username: str) -> Profile:
+    """Return the profile of ``username`` (a read path on every request: no ORM objects).
+
+    Raises ``ACC-109`` when there is no such user.
+    """
+    connection = session.connection()
+    found = _PROFILE.rows(connection, username=username)
+    if not found:
+        raise DomainError("ACC-109", field="username")
+    user_id, name, full_name, active, totp, agency_id, agency_code, level, path = found[0]
+    roles = sorted(role for (role,) in _ROLES.rows(connection, user_id=user_id))
+    scope = Scope(path, agency_id, AgencyLevel(level), restricted=True)
+    return Profile(user_id, name, full_name, agency_code, roles, bool(active), bool(totp), scope)
 
 
 def principal_for_token(session: Session, token: str) -> Principal:
