@@ -166,7 +166,6 @@ def _queue_writers(engine: Engine, lock_path: str) -> None:
             fcntl.flock(fd, fcntl.LOCK_UN)
 
 
-
 @dataclass
 class Database:
     """An engine and the session factories bound to it."""

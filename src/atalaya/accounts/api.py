@@ -69,8 +69,9 @@ async def sign_in_for_token(
 
 @router.get("/me", response_model=UserOut)
 async def me(principal: PrincipalDep, session: SessionDep) -> UserOut:
+    """Return the caller's own profile."""
     authorize(principal, "profile.read")
-    return UserOut.of(service.get_user(session, principal.username))
+    return UserOut.of_profile(service.user_profile(session, principal.username))
 
 
 @router.get("/agencies", response_model=Page[AgencyOut])

@@ -68,6 +68,9 @@ def check_password(
         _audit_login(session, ctx, username, Outcome.DENIED, "locked")
         return LoginOutcome(error="AUTH-105", params={"minutes": minutes})
     user = session.scalar(select(User).where(User.username == username))
+    # Nothing is written yet: end the transaction so that the deliberately slow hash
+    # below does not hold the database's write lock.
+    session.commit()
     if user is None:
         credentials.dummy_check(password)
     if user is None or not credentials.check_password(user.password_hash, password):
