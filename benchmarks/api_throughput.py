@@ -1,9 +1,11 @@
 """Throughput and p99 latency of an authenticated, audited GET, against a bare endpoint.
 
 Both servers run with 2 uvicorn worker processes on 127.0.0.1; ``wrk`` (Debian package
-``wrk``) loads them in alternating rounds, so that noise on the machine hits both alike.
-Reports medians over the rounds and the ratio of Atalaya's throughput to the bare
-endpoint's. Target (issue 2): at least 0.40.
+``wrk``, 2 threads, 16 connections) loads them in alternating rounds, so that noise on
+the machine hits all alike. The baseline is the same JSON from a bare ``async def``
+FastAPI endpoint; a bare plain ``def`` endpoint (run in FastAPI's thread pool) is
+measured too, for reference. Reports medians over the rounds and the ratio of
+Atalaya's throughput to the bare endpoint's. Target (issue 2): at least 0.40.
 
     python benchmarks/api_throughput.py [--rounds 5] [--seconds 10] [--database sqlite|postgresql]
 """
@@ -56,13 +58,13 @@ def server(command: list[str], env: dict[str, str], port: int) -> Iterator[str]:
         process.wait(timeout=30)
 
 
-def wrk(url: str, seconds: int, token: str | None) -> tuple[float, float]:
+def wrk(url: str, seconds: int, token: str | None, path: str = PATH) -> tuple[float, float]:
     """Return (requests per second, p99 latency in ms) of one wrk run."""
     command = ["wrk", "-t2", "-c16", f"-d{seconds}s", "--latency"]
     if token:
         command += ["-H", f"Authorization: Bearer {token}"]
     output = subprocess.run(
-        [*command, url + PATH], capture_output=True, text=True, check=True
+        [*command, url + path], capture_output=True, text=True, check=True
     ).stdout
     if "Non-2xx" in output:
         raise RuntimeError(f"wrk saw errors:\n{output}")
@@ -147,9 +149,10 @@ def main() -> None:
             "the two endpoints must return the same JSON"
         )
         wrk(ours, 2, token), wrk(bare, 2, None)  # warm up both
-        results: dict[str, list[tuple[float, float]]] = {"bare": [], "atalaya": []}
+        results: dict[str, list[tuple[float, float]]] = {"bare": [], "bare_sync": [], "atalaya": []}
         for _ in range(args.rounds):
             results["bare"].append(wrk(bare, args.seconds, None))
+            results["bare_sync"].append(wrk(bare, args.seconds, None, "/sync" + PATH))
             results["atalaya"].append(wrk(ours, args.seconds, token))
         audited = atalaya(env, "audit", "verify")
     report = summarise(results, args)
@@ -168,6 +171,9 @@ def summarise(
         for name, runs in results.items()
     }
     ratios = [a[0] / b[0] for a, b in zip(results["atalaya"], results["bare"], strict=True)]
+    sync_ratios = [
+        a[0] / b[0] for a, b in zip(results["atalaya"], results["bare_sync"], strict=True)
+    ]
     return {
         "database": args.database,
         "rounds": args.rounds,
@@ -176,8 +182,11 @@ def summarise(
         "bare_p99_ms_median": round(median["bare"][1], 2),
         "atalaya_rps_median": round(median["atalaya"][0], 1),
         "atalaya_p99_ms_median": round(median["atalaya"][1], 2),
+        "bare_sync_rps_median": round(median["bare_sync"][0], 1),
+        "bare_sync_p99_ms_median": round(median["bare_sync"][1], 2),
         "throughput_ratio_median": round(statistics.median(ratios), 3),
         "throughput_ratios": [round(r, 3) for r in ratios],
+        "ratio_to_sync_bare_median": round(statistics.median(sync_ratios), 3),
         "target_ratio": 0.40,
     }
 

@@ -17,3 +17,9 @@ BODY = {
 @app.get("/api/v1/users/alice")
 async def alice() -> dict[str, object]:
     return BODY
+
+
+# The same endpoint as a plain function, which FastAPI runs in its thread pool.
+@app.get("/sync/api/v1/users/alice")
+def alice_sync() -> dict[str, object]:
+    return BODY
