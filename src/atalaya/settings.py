@@ -55,10 +55,7 @@ class Settings(BaseSettings):
         if not path.exists():
             if self.secret_key_file:
                 raise FileNotFoundError(f"ATALAYA_SECRET_KEY_FILE {path} does not exist")
-            path.parent.mkdir(parents=True, exist_ok=True)
-            fd = os.open(path, os.O_WRONLY | os.O_CREAT | os.O_EXCL, 0o600)
-            with os.fdopen(fd, "w") as f:
-                f.write(secrets.token_urlsafe(48))
+            _create_secret_file(path)
         return path.read_text().strip().encode()
 
     @property
@@ -68,3 +65,19 @@ class Settings(BaseSettings):
     @property
     def served_over_tls(self) -> bool:
         return self.public_url.startswith("https://")
+
+
+def _create_secret_file(path: Path) -> None:
+    """Write a new random key to ``path`` (mode 0600), unless another process just did."""
+    path.parent.mkdir(parents=True, exist_ok=True)
+    partial = path.with_name(f".{path.name}.{os.getpid()}")
+    fd = os.open(partial, os.O_WRONLY | os.O_CREAT | os.O_TRUNC, 0o600)
+    with os.fdopen(fd, "w") as f:
+        f.write(secrets.token_urlsafe(48))
+    try:
+        # A hard link fails if the key exists: the first process to get there wins.
+        os.link(partial, path)
+    except FileExistsError:
+        pass
+    finally:
+        partial.unlink()

@@ -144,3 +144,60 @@ def test_logins_failures_reads_and_writes_are_all_recorded(client, auth, session
     assert ("user.read", "success", "diana") in rows
     assert ("token.create", "success", "diana") in rows
     assert audit.verify(session).ok
+
+
+def test_concurrent_reads_share_one_audit_transaction(db, session: Session, monkeypatch) -> None:  # type: ignore[no-untyped-def]
+    import asyncio
+
+    batches: list[int] = []
+    real_append = audit.append
+
+    def counting_append(s, drafts):  # type: ignore[no-untyped-def]
+        batches.append(len(drafts))
+        return real_append(s, drafts)
+
+    monkeypatch.setattr(audit, "append", counting_append)
+    writer = audit.AuditWriter(db.sessions)
+
+    async def ten_reads() -> None:
+        entries = [audit.draft(TEST_CONTEXT, "user.read", object_id=i) for i in range(10)]
+        await asyncio.gather(*(writer.write(e) for e in entries))
+
+    asyncio.run(ten_reads())
+    assert batches == [10]
+    assert audit.verify(session).ok
+
+
+def test_a_failed_audit_write_fails_every_waiting_read(db, monkeypatch) -> None:  # type: ignore[no-untyped-def]
+    import asyncio
+
+    def broken_append(s, drafts):  # type: ignore[no-untyped-def]
+        raise RuntimeError("disk full")
+
+    monkeypatch.setattr(audit, "append", broken_append)
+    writer = audit.AuditWriter(db.sessions)
+
+    async def two_reads() -> list[object]:
+        entries = [audit.draft(TEST_CONTEXT, "user.read", object_id=i) for i in range(2)]
+        return await asyncio.gather(*(writer.write(e) for e in entries), return_exceptions=True)
+
+    results = asyncio.run(two_reads())
+    assert [str(r) for r in results] == ["disk full", "disk full"]
+
+
+def test_a_read_is_not_answered_when_its_audit_entry_cannot_be_written(
+    app, auth, monkeypatch
+) -> None:  # type: ignore[no-untyped-def]
+    from fastapi.testclient import TestClient
+
+    client = TestClient(app, raise_server_exceptions=False)
+    headers = auth("alice")
+
+    def broken_append(s, drafts):  # type: ignore[no-untyped-def]
+        raise RuntimeError("disk full")
+
+    monkeypatch.setattr(audit, "append", broken_append)
+    response = client.get("/api/v1/users/alice", headers=headers)
+    assert response.status_code == 500
+    assert response.json()["code"] == "API-500"
+    assert "Alicia" not in response.text

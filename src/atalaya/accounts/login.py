@@ -9,7 +9,8 @@ from __future__ import annotations
 import datetime as dt
 from dataclasses import dataclass
 
-from sqlalchemy import delete, func, select
+from sqlalchemy import delete, func, select, update
+from sqlalchemy.exc import IntegrityError
 from sqlalchemy.orm import Session
 
 from atalaya.accounts.authz import requires_second_factor
@@ -141,10 +142,16 @@ def _fail(
 
 def _lock(session: Session, kind: str, key: str, until: dt.datetime) -> None:
     row = session.scalar(select(Lockout).where(Lockout.kind == kind, Lockout.key == key))
-    if row is None:
-        session.add(Lockout(kind=kind, key=key, until=until))
-    else:
+    if row is not None:
         row.until = until
+        return
+    try:
+        with session.begin_nested():
+            session.add(Lockout(kind=kind, key=key, until=until))
+    except IntegrityError:  # another process locked it a moment ago: extend that lock
+        session.execute(
+            update(Lockout).where(Lockout.kind == kind, Lockout.key == key).values(until=until)
+        )
 
 
 def _locked_for(session: Session, username: str, address: str) -> dt.timedelta | None:
