@@ -20,10 +20,11 @@ from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass
 from typing import Any
 
-from sqlalchemy import Connection, DateTime, Engine, MetaData, create_engine, event
+from sqlalchemy import Connection, DateTime, Engine, MetaData, String, create_engine, event
 from sqlalchemy.engine import Dialect
+from sqlalchemy.ext.compiler import compiles
 from sqlalchemy.orm import DeclarativeBase, Session, sessionmaker
-from sqlalchemy.sql.expression import ClauseElement
+from sqlalchemy.sql.expression import ClauseElement, FunctionElement
 from sqlalchemy.types import TypeDecorator
 
 from atalaya.settings import Settings
@@ -248,3 +249,22 @@ class _Compiled:
 
     def row(self, raw: Sequence[Any]) -> tuple[Any, ...]:
         return tuple(p(v) if p else v for p, v in zip(self.columns, raw, strict=True))
+
+
+class comma_joined(FunctionElement[str]):
+    """``comma_joined(column)``: the column's values in a group joined by commas, for
+    both engines (SQLite's ``group_concat``, PostgreSQL's ``string_agg``)."""
+
+    type = String()
+    inherit_cache = True
+    name = "comma_joined"
+
+
+@compiles(comma_joined, "sqlite")
+def _comma_joined_sqlite(element: comma_joined, compiler: Any, **kw: Any) -> str:
+    return f"group_concat({compiler.process(element.clauses, **kw)}, ',')"
+
+
+@compiles(comma_joined, "postgresql")
+def _comma_joined_postgresql(element: comma_joined, compiler: Any, **kw: Any) -> str:
+    return f"string_agg({compiler.process(element.clauses, **kw)}, ',')"

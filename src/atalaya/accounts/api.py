@@ -20,6 +20,7 @@ from atalaya.accounts.deps import (
     audit_read,
 )
 from atalaya.accounts.models import ApiToken, User
+from atalaya.accounts.profiles import user_profile
 from atalaya.accounts.schemas import (
     AgencyCreate,
     AgencyOut,
@@ -71,7 +72,7 @@ async def sign_in_for_token(
 async def me(principal: PrincipalDep, session: SessionDep) -> UserOut:
     """Return the caller's own profile."""
     authorize(principal, "profile.read")
-    return UserOut.of_profile(service.user_profile(session, principal.username))
+    return UserOut.of_profile(user_profile(session, principal.username))
 
 
 @router.get("/agencies", response_model=Page[AgencyOut])
@@ -121,7 +122,7 @@ async def read_user(
     username: str, request: Request, principal: PrincipalDep, session: SessionDep
 ) -> UserOut:
     """Read a user's profile (personal data: every read is audited)."""
-    profile = service.user_profile(session, username)
+    profile = user_profile(session, username)
     action = "profile.read" if profile.user_id == principal.user_id else "user.read"
     authorize(principal, action, profile.scope)
     await audit_read(request, "user.read", object_type="user", object_id=username)

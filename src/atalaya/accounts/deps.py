@@ -20,7 +20,8 @@ from sqlalchemy.orm import Session
 
 from atalaya.accounts.authz import Principal
 from atalaya.accounts.login import find_session
-from atalaya.accounts.service import actor_for, principal_for, principal_for_token
+from atalaya.accounts.profiles import principal_for_token
+from atalaya.accounts.service import actor_for, principal_for
 from atalaya.audit.service import ANONYMOUS, AuditContext, draft
 from atalaya.errors import DomainError
 from atalaya.runtime import Runtime

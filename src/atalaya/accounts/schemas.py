@@ -7,7 +7,7 @@ import datetime as dt
 from pydantic import BaseModel, ConfigDict, Field
 
 from atalaya.accounts.models import Agency, ApiToken, User
-from atalaya.accounts.service import Profile
+from atalaya.accounts.profiles import Profile
 
 
 class Strict(BaseModel):

@@ -4,18 +4,17 @@ from __future__ import annotations
 
 import datetime as dt
 from collections.abc import Iterable
-from dataclasses import dataclass
 
-from sqlalchemy import Select, bindparam, func, select
+from sqlalchemy import Select, func, select
 from sqlalchemy.orm import Session
 
 from atalaya.accounts.authz import RANK, Principal, Scope
-from atalaya.accounts.credentials import MIN_PASSWORD_LENGTH, Credentials, new_token, token_digest
+from atalaya.accounts.credentials import MIN_PASSWORD_LENGTH, Credentials, new_token
 from atalaya.accounts.models import Agency, AgencyLevel, ApiToken, Role, User, UserRole
 from atalaya.audit import service as audit
 from atalaya.audit.models import AuditEntry
 from atalaya.audit.service import Actor, AuditContext
-from atalaya.db import Prepared, utcnow
+from atalaya.db import utcnow
 from atalaya.errors import DomainError
 from atalaya.geo.models import Area
 from atalaya.geo.service import get_area
@@ -218,93 +217,6 @@ def actor_for(principal: Principal) -> Actor:
         agency_code=principal.agency_code,
         area_path=principal.jurisdiction_path,
         token_id=principal.token_id,
-    )
-
-
-# Who a token belongs to, in one statement: this runs on every API request, so it reads
-# columns rather than building ORM objects.
-_TOKEN_HOLDER = Prepared(
-    select(
-        ApiToken.id, ApiToken.expires_at, ApiToken.revoked_at, User.id, User.username,
-        User.active, User.language, Agency.id, Agency.code, Agency.level, Area.path,
-    )
-    .join(User, User.id == ApiToken.user_id)
-    .join(Agency, Agency.id == User.agency_id)
-    .join(Area, Area.code == Agency.area_code)
-    .where(ApiToken.token_hash == bindparam("digest"))
-)  # fmt: skip
-_ROLES = Prepared(select(UserRole.role).where(UserRole.user_id == bindparam("user_id")))
-
-
-@dataclass(frozen=True)
-class Profile:
-    """A user's profile as the API shows it, with where it lives for ``authorize``."""
-
-    user_id: int
-    username: str
-    full_name: str
-    agency: str
-    roles: list[str]
-    active: bool
-    second_factor: bool
-    scope: Scope
-
-
-_PROFILE = Prepared(
-    select(
-        User.id, User.username, User.full_name, User.active, User.totp_secret.is_not(None),
-        Agency.id, Agency.code, Agency.level, Area.path,
-    )
-    .join(Agency, Agency.id == User.agency_id)
-    .join(Area, Area.code == Agency.area_code)
-    .where(User.username == bindparam("username"))
-)  # fmt: skip
-
-
-def user_profile(session: Session, username: str) -> Profile:
-    """Return the profile of ``username`` (a read path on every request: no ORM objects).
-
-    Raises ``ACC-109`` when there is no such user.
-    """
-    connection = session.connection()
-    found = _PROFILE.rows(connection, username=username)
-    if not found:
-        raise DomainError("ACC-109", field="username")
-    user_id, name, full_name, active, totp, agency_id, agency_code, level, path = found[0]
-    roles = sorted(role for (role,) in _ROLES.rows(connection, user_id=user_id))
-    scope = Scope(path, agency_id, AgencyLevel(level), restricted=True)
-    return Profile(user_id, name, full_name, agency_code, roles, bool(active), bool(totp), scope)
-
-
-def principal_for_token(session: Session, token: str) -> Principal:
-    """Return who ``token`` belongs to.
-
-    Raises ``AUTH-108`` (unknown), ``AUTH-106`` (expired), ``AUTH-107`` (revoked),
-    ``AUTH-114`` (user disabled).
-    """
-    connection = session.connection()
-    found = _TOKEN_HOLDER.rows(connection, digest=token_digest(token))
-    if not found:
-        raise DomainError("AUTH-108")
-    token_id, expires_at, revoked_at, user_id, username, active, language, *agency = found[0]
-    if revoked_at is not None:
-        raise DomainError("AUTH-107")
-    if expires_at <= utcnow():
-        raise DomainError("AUTH-106")
-    if not active:
-        raise DomainError("AUTH-114")
-    agency_id, agency_code, agency_level, jurisdiction = agency
-    roles = [role for (role,) in _ROLES.rows(connection, user_id=user_id)]
-    return Principal(
-        user_id=user_id,
-        username=username,
-        agency_id=agency_id,
-        agency_code=agency_code,
-        agency_level=AgencyLevel(agency_level),
-        jurisdiction_path=jurisdiction,
-        roles=frozenset(Role(r) for r in roles),
-        token_id=token_id,
-        language=language,
     )
 
 
