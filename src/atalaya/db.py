@@ -7,8 +7,8 @@ page that tries to change something fails loudly instead of quietly.
 
 SQLite runs in WAL mode with foreign keys on. Write transactions start with
 ``BEGIN IMMEDIATE``, so that two processes never fail upgrading a read lock to a write
-lock; read transactions start deferred and run alongside writers. PostgreSQL goes
-through psycopg 3.
+lock; reads run statement by statement (autocommit) alongside writers. PostgreSQL
+goes through psycopg 3.
 """
 
 from __future__ import annotations
@@ -84,7 +84,10 @@ def make_engine(settings: Settings, *, read_only: bool = False) -> Engine:
     url = settings.database_url
     if url.startswith("postgresql://"):
         url = "postgresql+psycopg://" + url.removeprefix("postgresql://")
-    pool = {"pool_size": POOL_SIZE, "max_overflow": 10, "echo": settings.log_sql}
+    pool: dict[str, Any] = {"pool_size": POOL_SIZE, "max_overflow": 10, "echo": settings.log_sql}
+    if read_only:
+        # Each read statement is its own transaction: no BEGIN and COMMIT to pay for.
+        pool["isolation_level"] = "AUTOCOMMIT"
     if url.startswith("sqlite"):
         _ensure_sqlite_dir(url)
         args = {"check_same_thread": False, "timeout": 30}
@@ -123,12 +126,8 @@ def _configure_sqlite(engine: Engine, read_only: bool, path: str | None) -> None
         cursor.close()
 
     if read_only:
-
-        @event.listens_for(engine, "begin")
-        def _on_begin(connection: Any) -> None:
-            connection.exec_driver_sql("BEGIN")
-
-    elif path is None:
+        return
+    if path is None:
 
         @event.listens_for(engine, "begin")
         def _on_begin_in_memory(connection: Any) -> None:
