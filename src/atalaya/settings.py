@@ -59,10 +59,6 @@ class Settings(BaseSettings):
         return path.read_text().strip().encode()
 
     @property
-    def is_sqlite(self) -> bool:
-        return self.database_url.startswith("sqlite")
-
-    @property
     def served_over_tls(self) -> bool:
         return self.public_url.startswith("https://")
 

@@ -159,3 +159,20 @@ def test_a_user_lists_only_their_own_tokens(client: TestClient, auth) -> None:  
     listed = client.get("/api/v1/tokens", headers=auth("alice")).json()
     assert listed["total"] == len(listed["items"]) == 1
     assert "token" not in listed["items"][0]
+
+
+def test_a_sign_in_clears_out_expired_sessions_and_locks(
+    client: TestClient, session: Session
+) -> None:
+    from atalaya.accounts.models import Lockout, WebSession
+
+    past = dt.datetime.now(dt.UTC) - dt.timedelta(hours=1)
+    bob = session.scalar(select(User).where(User.username == "bob"))
+    assert bob is not None
+    session.add(WebSession(key_hash="x" * 64, user_id=bob.id, expires_at=past))
+    session.add(Lockout(kind="address", key="10.1.1.1", until=past))
+    session.commit()
+    assert sign_in(client, "alice").status_code == 201
+    session.expire_all()
+    assert session.scalars(select(WebSession).where(WebSession.key_hash == "x" * 64)).all() == []
+    assert session.scalars(select(Lockout)).all() == []

@@ -62,7 +62,7 @@ async def sign_in_for_token(
         return problem_response(
             request, DomainError(outcome.error or "AUTH-102", params=outcome.params or {})
         )
-    login.succeed(session, ctx, outcome.user, "token")
+    login.succeed(session, runtime.login_policy, ctx, outcome.user, "token")
     days = runtime.settings.session_hours / 24
     token, row = service.create_token(session, ctx, outcome.user, days=days, name=body.name)
     return NewToken(token=token, **TokenOut.of(row).model_dump())

@@ -114,14 +114,18 @@ def users_list() -> None:
 @reports_errors
 def tokens_create(
     user: Annotated[str, typer.Argument(help="Username the token acts as.")],
-    days: Annotated[float, typer.Option(help="Days until the token expires.")] = 90,
+    days: Annotated[
+        float | None,
+        typer.Option(help="Days until the token expires [default: ATALAYA_TOKEN_DAYS]."),
+    ] = None,
     name: Annotated[str, typer.Option(help="A label to recognise the token by.")] = "",
 ) -> None:
     """Create an API token; the token alone is printed on the last line."""
     rt = runtime()
     with unit_of_work(rt) as session:
         owner = service.get_user(session, user)
-        token, row = service.create_token(session, cli_context(), owner, days=days, name=name)
+        lifetime = days if days is not None else rt.settings.token_days
+        token, row = service.create_token(session, cli_context(), owner, days=lifetime, name=name)
         typer.echo(f"token {row.id} for {user}, expires {row.expires_at:%Y-%m-%d %H:%M} UTC")
     typer.echo(token)
 

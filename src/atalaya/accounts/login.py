@@ -109,9 +109,13 @@ def check_second_factor(
     return LoginOutcome(user=user)
 
 
-def succeed(session: Session, ctx: AuditContext, user: User, method: str) -> None:
-    """Record a completed sign-in and forget the account's earlier failures."""
+def succeed(
+    session: Session, policy: LoginPolicy, ctx: AuditContext, user: User, method: str
+) -> None:
+    """Record a completed sign-in, forget the account's earlier failures, and clear out
+    expired sessions, locks and failures (sign-ins are rare enough to carry this)."""
     session.execute(delete(LoginFailure).where(LoginFailure.username == user.username))
+    purge_expired(session, policy)
     _audit_login(session, ctx, user.username, Outcome.SUCCESS, method, user)
 
 

@@ -106,7 +106,7 @@ async def login_submit(
         client_address=ctx.client_address or "",
     )
     if verified:
-        login.succeed(session, ctx, user, "password")
+        login.succeed(session, runtime.login_policy, ctx, user, "password")
     target = "/" if verified else "/login/totp" if outcome.second_factor_due else "/login/enroll"
     response = RedirectResponse(target, status_code=303)
     _set_cookie(response, request, SESSION_COOKIE, cookie, runtime.settings.session_hours * 3600)
@@ -142,7 +142,7 @@ async def totp_submit(
             status=error.status,
         )
     web_session.verified = True
-    login.succeed(session, ctx, user, "totp")
+    login.succeed(session, runtime.login_policy, ctx, user, "totp")
     return RedirectResponse("/", status_code=303)
 
 
@@ -188,7 +188,7 @@ async def enroll_submit(
         return _render_enroll(request, runtime, user, secret, field_messages(request, error))
     user.totp_secret, user.totp_last_step = runtime.credentials.seal(secret), step
     web_session.verified = True
-    login.succeed(session, audit_context(request), user, "totp-enrolled")
+    login.succeed(session, runtime.login_policy, audit_context(request), user, "totp-enrolled")
     return RedirectResponse("/", status_code=303)
 
 

@@ -154,11 +154,6 @@ def find_by_national_code(session: Session, scheme: str, value: str) -> Area | N
     )
 
 
-def contains(outer_path: str, inner_path: str) -> bool:
-    """Return whether the area at ``inner_path`` lies within (or is) the one at ``outer_path``."""
-    return inner_path.startswith(outer_path)
-
-
 def children(session: Session, code: str | None) -> Iterator[Area]:
     stmt = select(Area).where(Area.parent_code == code if code else Area.parent_code.is_(None))
     yield from session.scalars(stmt.order_by(Area.code))
