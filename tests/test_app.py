@@ -6,6 +6,8 @@ import json
 
 import pytest
 from fastapi.testclient import TestClient
+from hypothesis import given
+from hypothesis import strategies as st
 
 from atalaya.app import create_app
 
@@ -145,3 +147,40 @@ def test_problems_speak_the_callers_language(client: TestClient, lang: str, word
     english = "The request body is not valid JSON."
     assert response.json()["title"] != english
     assert word in response.json()["title"]
+
+
+def test_text_with_a_nul_character_is_refused_by_field(client: TestClient, auth) -> None:  # type: ignore[no-untyped-def]
+    body = {"code": "X", "name": "N\x00", "level": "municipal", "area": "MX-08-037"}
+    problem = assert_problem(
+        client.post("/api/v1/agencies", json=body, headers=auth("admin")), 422, "API-110"
+    )
+    assert problem["errors"][0]["field"] == "name"
+
+
+def test_a_nul_character_in_a_path_is_a_problem_not_a_crash(client: TestClient) -> None:
+    response = client.get("/api/v1/areas/%00")
+    assert response.status_code in (404, 422)
+    assert response.headers["content-type"] == "application/problem+json"
+
+
+def test_an_id_too_large_for_any_row_is_refused(client: TestClient, auth) -> None:  # type: ignore[no-untyped-def]
+    response = client.delete(f"/api/v1/tokens/{2**70}", headers=auth("alice"))
+    assert_problem(response, 422, "API-104")
+
+
+@given(st.text(max_size=40))
+def test_any_cursor_either_decodes_or_is_refused_with_api_108(cursor: str) -> None:
+    from atalaya.errors import DomainError
+    from atalaya.web.pagination import MAX_ID, decode_cursor
+
+    try:
+        assert 0 < decode_cursor(cursor) <= MAX_ID
+    except DomainError as error:
+        assert error.code == "API-108"
+
+
+@given(st.text(max_size=60))
+def test_any_accept_language_yields_a_supported_language(header: str) -> None:
+    from atalaya.i18n import negotiate
+
+    assert negotiate(header, "en") in ("en", "es", "pt", "fr")

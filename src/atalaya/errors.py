@@ -23,6 +23,7 @@ CODES: dict[str, tuple[int, str]] = {
     "API-107": (405, N_("This method is not allowed here.")),
     "API-108": (400, N_("The page cursor is not valid.")),
     "API-109": (415, N_("Send the request body as application/json.")),
+    "API-110": (422, N_("This value contains a character that is not allowed.")),
     "API-500": (500, N_("Something went wrong on our side. The error has been logged.")),
     "AUTH-101": (401, N_("Sign in or send a valid bearer token.")),
     "AUTH-102": (401, N_("Wrong username or password.")),

@@ -33,7 +33,7 @@ from atalaya.accounts.schemas import (
 )
 from atalaya.errors import DomainError
 from atalaya.geo.service import get_area
-from atalaya.web.pagination import MAX_LIMIT, Page, paginate
+from atalaya.web.pagination import MAX_LIMIT, Page, RowId, paginate
 from atalaya.web.problems import problem_response
 
 router = APIRouter(prefix="/api/v1", tags=["accounts"])
@@ -175,7 +175,7 @@ async def create_token(
 
 @router.delete("/tokens/{token_id}", status_code=204)
 async def revoke_token(
-    token_id: int, request: Request, principal: PrincipalDep, session: SessionDep
+    token_id: RowId, request: Request, principal: PrincipalDep, session: SessionDep
 ) -> None:
     row = session.get(ApiToken, token_id)
     if row is None:

@@ -4,14 +4,26 @@ from __future__ import annotations
 
 import datetime as dt
 
-from pydantic import BaseModel, ConfigDict, Field
+from pydantic import BaseModel, ConfigDict, Field, field_validator
+from pydantic_core import PydanticCustomError
 
 from atalaya.accounts.models import Agency, ApiToken, User
 from atalaya.accounts.profiles import Profile
 
 
 class Strict(BaseModel):
+    """A request body: unknown fields are refused, and so is text with NUL characters."""
+
     model_config = ConfigDict(extra="forbid", str_strip_whitespace=True)
+
+    @field_validator("*", mode="after")
+    @classmethod
+    def _no_nul(cls, value: object) -> object:
+        if isinstance(value, str) and "\x00" in value:
+            raise PydanticCustomError("nul_character", "NUL characters are not allowed")
+        if isinstance(value, list) and any(isinstance(v, str) and "\x00" in v for v in value):
+            raise PydanticCustomError("nul_character", "NUL characters are not allowed")
+        return value
 
 
 class TokenLogin(Strict):

@@ -9,8 +9,9 @@ from __future__ import annotations
 import base64
 import binascii
 from collections.abc import Callable, Sequence
-from typing import Any, Generic, TypeVar
+from typing import Annotated, Any, Generic, TypeVar
 
+from fastapi import Path
 from pydantic import BaseModel
 from sqlalchemy import Select, func, select
 from sqlalchemy.orm import InstrumentedAttribute, Session
@@ -19,6 +20,9 @@ from atalaya.errors import DomainError
 
 T = TypeVar("T")
 MAX_LIMIT = 500
+# Row ids are 32-bit integers in both engines; anything larger names no row.
+MAX_ID = 2**31 - 1
+RowId = Annotated[int, Path(ge=1, le=MAX_ID)]
 
 
 class Page(BaseModel, Generic[T]):
@@ -33,10 +37,12 @@ def encode_cursor(key: int) -> str:
 
 def decode_cursor(cursor: str) -> int:
     try:
-        raw = base64.urlsafe_b64decode(cursor + "=" * (-len(cursor) % 4)).decode()
-        return int(raw)
+        key = int(base64.urlsafe_b64decode(cursor + "=" * (-len(cursor) % 4)).decode())
     except (binascii.Error, UnicodeDecodeError, ValueError):
         raise DomainError("API-108", field="cursor") from None
+    if not 0 < key <= MAX_ID:
+        raise DomainError("API-108", field="cursor")
+    return key
 
 
 def paginate(

@@ -13,6 +13,7 @@ from typing import Any
 from fastapi import FastAPI, Request
 from fastapi.exceptions import RequestValidationError
 from fastapi.responses import JSONResponse, RedirectResponse, Response
+from sqlalchemy.exc import DataError
 from starlette.exceptions import HTTPException
 
 from atalaya.accounts.deps import get_runtime
@@ -77,7 +78,11 @@ def _from_validation(exc: RequestValidationError) -> DomainError:
         field = ".".join(loc) or "body"
         if kind == "json_invalid":
             return DomainError("API-101", field="body")
-        code = {"missing": "API-102", "extra_forbidden": "API-103"}.get(kind, "API-104")
+        code = {
+            "missing": "API-102",
+            "extra_forbidden": "API-103",
+            "nul_character": "API-110",
+        }.get(kind, "API-104")
         errors.append(FieldError(field, code))
     first = errors[0].code if errors else "API-104"
     return DomainError(first, errors=errors)
@@ -137,6 +142,11 @@ def install(app: FastAPI) -> None:
         assert isinstance(exc, HTTPException)
         return await respond(request, _from_http(exc))
 
+    async def unstorable(request: Request, exc: Exception) -> Response:
+        # The database refused a value (a NUL character, say): the client's data, not us.
+        log.info("database refused a value on %s %s: %s", request.method, request.url.path, exc)
+        return await respond(request, DomainError("API-110"))
+
     async def unexpected(request: Request, exc: Exception) -> Response:
         log.exception("unhandled error on %s %s", request.method, request.url.path)
         return await respond(request, DomainError("API-500"))
@@ -144,4 +154,5 @@ def install(app: FastAPI) -> None:
     app.add_exception_handler(DomainError, domain)
     app.add_exception_handler(RequestValidationError, validation)
     app.add_exception_handler(HTTPException, http)
+    app.add_exception_handler(DataError, unstorable)
     app.add_exception_handler(Exception, unexpected)
