@@ -208,3 +208,50 @@ def test_an_enrollment_offer_cannot_be_forged_or_reused_by_another_user(
     session.expire_all()
     carmen = session.scalar(select(User).where(User.username == "carmen"))
     assert carmen is not None and carmen.totp_secret is None
+
+
+def test_a_user_creates_sees_once_and_revokes_a_token_on_the_web(client: TestClient) -> None:
+    web_sign_in(client, "alice")
+    page = client.get("/account/tokens")
+    assert page.status_code == 200
+    created = client.post(
+        "/account/tokens", data={"name": "laptop", "days": "7", "csrf_token": csrf_from(page.text)}
+    )
+    token = re.search(r'<code class="secret">(atl_[^<]+)</code>', created.text)
+    assert token, "the new token is shown once"
+    headers = {"Authorization": f"Bearer {token.group(1)}"}
+    assert client.get("/api/v1/me", headers=headers).status_code == 200
+    listing = client.get("/account/tokens")
+    assert token.group(1) not in listing.text and "laptop" in listing.text
+    token_id = re.search(r'action="/account/tokens/(\d+)/revoke"', listing.text)
+    assert token_id
+    client.post(
+        f"/account/tokens/{token_id.group(1)}/revoke", data={"csrf_token": csrf_from(listing.text)}
+    )
+    assert client.get("/api/v1/me", headers=headers).status_code == 401
+
+
+def test_a_token_with_a_bad_lifetime_is_refused_beside_its_field(client: TestClient) -> None:
+    web_sign_in(client, "alice")
+    page = client.get("/account/tokens")
+    for days in ("0", "soon", "9999"):
+        response = client.post(
+            "/account/tokens", data={"days": days, "csrf_token": csrf_from(page.text)}
+        )
+        assert response.status_code == 422
+        assert 'id="days-error"' in response.text and "atl_" not in response.text
+
+
+def test_nobody_revokes_another_users_token_on_the_web(client: TestClient, app, auth) -> None:  # type: ignore[no-untyped-def]
+    auth("alice")
+    other = TestClient(app, base_url="http://127.0.0.1")
+    web_sign_in(other, "alice")
+    alices = re.search(r'action="/account/tokens/(\d+)/revoke"', other.get("/account/tokens").text)
+    assert alices
+    web_sign_in(client, "charlie")
+    page = client.get("/account/tokens")
+    response = client.post(
+        f"/account/tokens/{alices.group(1)}/revoke", data={"csrf_token": csrf_from(page.text)}
+    )
+    assert response.status_code == 404
+    assert "/revoke" in other.get("/account/tokens").text

@@ -42,7 +42,14 @@ def audit_page(html: str) -> Controls:
 
 
 @pytest.mark.parametrize(
-    "who,path", [(None, "/login"), ("alice", "/"), ("auditor", "/audit"), ("diana", "/admin/users")]
+    "who,path",
+    [
+        (None, "/login"),
+        ("alice", "/"),
+        ("auditor", "/audit"),
+        ("diana", "/admin/users"),
+        ("bob", "/account/tokens"),
+    ],
 )
 def test_pages_label_every_control_and_have_landmarks(client: TestClient, who, path) -> None:  # type: ignore[no-untyped-def]
     if who:

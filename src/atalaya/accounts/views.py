@@ -9,6 +9,7 @@ from typing import Annotated
 import segno
 from fastapi import APIRouter, Depends, Form, Request
 from fastapi.responses import RedirectResponse, Response
+from sqlalchemy import select
 from starlette.concurrency import run_in_threadpool
 
 from atalaya.accounts import login, service
@@ -24,11 +25,13 @@ from atalaya.accounts.deps import (
     audit_read,
     check_csrf,
 )
-from atalaya.accounts.models import User, WebSession
+from atalaya.accounts.models import ApiToken, User, WebSession
+from atalaya.db import utcnow
 from atalaya.errors import DomainError
 from atalaya.runtime import Runtime
 from atalaya.settings import LANGUAGES
 from atalaya.web.pages import field_messages, render
+from atalaya.web.pagination import RowId
 
 router = APIRouter(include_in_schema=False)
 
@@ -255,3 +258,67 @@ async def users_page(request: Request, principal: WebPrincipal, session: Session
     ).all()
     await audit_read(request, "user.list", object_type="user", detail={"count": len(users)})
     return render(request, "accounts/users.html", {"users": users})
+
+
+@router.get("/account/tokens")
+async def tokens_page(request: Request, principal: WebPrincipal, session: SessionDep) -> Response:
+    """The signed-in user's API tokens: list, create, revoke."""
+    authorize(principal, "token.own")
+    return _render_tokens(request, session, principal)
+
+
+def _render_tokens(
+    request: Request,
+    session: SessionDep,
+    principal: Principal,
+    *,
+    new_token: str | None = None,
+    errors: dict[str, str] | None = None,
+) -> Response:
+    rows = session.scalars(
+        select(ApiToken).where(ApiToken.user_id == principal.user_id).order_by(ApiToken.id.desc())
+    ).all()
+    context = {
+        "tokens": rows,
+        "used": service.last_audited_use(session, [row.id for row in rows]),
+        "now": utcnow(),
+        "new_token": new_token,
+        "errors": errors or {},
+    }
+    return render(request, "accounts/tokens.html", context, status=422 if errors else 200)
+
+
+@router.post("/account/tokens", dependencies=[CsrfDep])
+async def tokens_create(
+    request: Request,
+    principal: WebPrincipal,
+    session: SessionDep,
+    name: Annotated[str, Form(max_length=100)] = "",
+    days: Annotated[str, Form(max_length=10)] = "30",
+) -> Response:
+    """Create a token and show it, this once."""
+    authorize(principal, "token.own")
+    user = service.get_user(session, principal.username)
+    try:
+        lifetime = float(days)
+        token, _ = service.create_token(
+            session, audit_context(request), user, days=lifetime, name=name.strip()
+        )
+    except ValueError:
+        error = DomainError("ACC-110", field="days", params={"max": service.MAX_TOKEN_DAYS})
+        return _render_tokens(request, session, principal, errors=field_messages(request, error))
+    except DomainError as error:
+        return _render_tokens(request, session, principal, errors=field_messages(request, error))
+    return _render_tokens(request, session, principal, new_token=token)
+
+
+@router.post("/account/tokens/{token_id}/revoke", dependencies=[CsrfDep])
+async def tokens_revoke(
+    token_id: RowId, request: Request, principal: WebPrincipal, session: SessionDep
+) -> Response:
+    authorize(principal, "token.own")
+    row = session.get(ApiToken, token_id)
+    if row is None or row.user_id != principal.user_id:
+        raise DomainError("API-106")
+    service.revoke_token(session, audit_context(request), row)
+    return RedirectResponse("/account/tokens", status_code=303)
