@@ -184,3 +184,12 @@ def test_any_accept_language_yields_a_supported_language(header: str) -> None:
     from atalaya.i18n import negotiate
 
     assert negotiate(header, "en") in ("en", "es", "pt", "fr")
+
+
+def test_the_openapi_description_says_errors_are_problems(client: TestClient) -> None:
+    spec = client.get("/api/v1/openapi.json").json()
+    responses = spec["paths"]["/api/v1/users/{username}"]["get"]["responses"]
+    for status in ("401", "403", "404", "422"):
+        assert list(responses[status]["content"]) == ["application/problem+json"]
+    assert "HTTPValidationError" not in spec["components"]["schemas"]
+    assert set(spec["components"]["schemas"]["Problem"]["required"]) >= {"code", "errors", "status"}

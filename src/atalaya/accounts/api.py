@@ -34,9 +34,9 @@ from atalaya.accounts.schemas import (
 from atalaya.errors import DomainError
 from atalaya.geo.service import get_area
 from atalaya.web.pagination import MAX_LIMIT, Page, RowId, paginate
-from atalaya.web.problems import problem_response
+from atalaya.web.problems import PROBLEM_RESPONSES, problem_response
 
-router = APIRouter(prefix="/api/v1", tags=["accounts"])
+router = APIRouter(prefix="/api/v1", tags=["accounts"], responses=PROBLEM_RESPONSES)
 Limit = Annotated[int, Query(ge=1, le=MAX_LIMIT)]
 
 

@@ -13,8 +13,9 @@ from atalaya.accounts.deps import PrincipalDep, SessionDep, audit_read
 from atalaya.audit import service as audit
 from atalaya.audit.models import AuditEntry
 from atalaya.web.pagination import MAX_LIMIT, Page, paginate
+from atalaya.web.problems import PROBLEM_RESPONSES
 
-router = APIRouter(prefix="/api/v1", tags=["audit"])
+router = APIRouter(prefix="/api/v1", tags=["audit"], responses=PROBLEM_RESPONSES)
 
 
 class AuditEntryOut(BaseModel):

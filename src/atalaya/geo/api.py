@@ -11,8 +11,9 @@ from atalaya.errors import DomainError
 from atalaya.geo.models import Area, AreaCode
 from atalaya.geo.service import children, get_area
 from atalaya.web.language import request_language
+from atalaya.web.problems import PROBLEM_RESPONSES
 
-router = APIRouter(prefix="/api/v1", tags=["areas"])
+router = APIRouter(prefix="/api/v1", tags=["areas"], responses=PROBLEM_RESPONSES)
 
 
 class AreaOut(BaseModel):

@@ -13,6 +13,7 @@ from typing import Any
 from fastapi import FastAPI, Request
 from fastapi.exceptions import RequestValidationError
 from fastapi.responses import JSONResponse, RedirectResponse, Response
+from pydantic import BaseModel
 from sqlalchemy.exc import DataError
 from starlette.exceptions import HTTPException
 
@@ -24,6 +25,44 @@ from atalaya.i18n import translator
 from atalaya.web.language import request_language
 
 log = logging.getLogger(__name__)
+
+
+class FieldProblem(BaseModel):
+    field: str
+    code: str
+    message: str
+
+
+class Problem(BaseModel):
+    """An RFC 9457 problem, as every error of the API is answered."""
+
+    type: str
+    title: str
+    status: int
+    code: str
+    detail: str
+    instance: str
+    request_id: str | None
+    errors: list[FieldProblem]
+
+
+def _described(description: str) -> dict[str, Any]:
+    return {
+        "description": description,
+        "model": Problem,
+        "content": {"application/problem+json": {}},
+    }
+
+
+# What the OpenAPI description says every API route may answer besides success.
+PROBLEM_RESPONSES: dict[int | str, dict[str, Any]] = {
+    400: _described("Malformed request (API-101, API-108)"),
+    401: _described("No valid credentials (AUTH-101 to AUTH-109)"),
+    403: _described("Refused by role or jurisdiction (AUTH-110 to AUTH-114)"),
+    404: _described("Not found (API-106)"),
+    413: _described("Request body too large (API-105)"),
+    422: _described("Invalid fields, all of them listed in `errors`"),
+}
 PROBLEM_TYPE = "/problems/"
 DENIALS = frozenset({"AUTH-111", "AUTH-112", "AUTH-113", "AUTH-110"})
 
@@ -127,6 +166,30 @@ async def respond(request: Request, error: DomainError) -> Response:
     return render_error(request, error)
 
 
+def describe_problems_in_openapi(app: FastAPI) -> None:
+    """Make the OpenAPI description say that errors come as ``application/problem+json``.
+
+    FastAPI files a response model under ``application/json``; for error statuses the
+    schema is moved to the media type the API actually sends.
+    """
+    build = app.openapi
+
+    def openapi() -> dict[str, Any]:
+        if app.openapi_schema:
+            return app.openapi_schema
+        schema = build()
+        for operations in schema.get("paths", {}).values():
+            for operation in operations.values():
+                for status, response in operation.get("responses", {}).items():
+                    content = response.get("content", {})
+                    if status.isdigit() and int(status) >= 400 and "application/json" in content:
+                        content["application/problem+json"] = content.pop("application/json")
+        app.openapi_schema = schema
+        return schema
+
+    app.openapi = openapi  # type: ignore[method-assign]
+
+
 def install(app: FastAPI) -> None:
     """Register the handlers that turn every error into a problem or an error page."""
 
@@ -154,5 +217,6 @@ def install(app: FastAPI) -> None:
     app.add_exception_handler(DomainError, domain)
     app.add_exception_handler(RequestValidationError, validation)
     app.add_exception_handler(HTTPException, http)
+    describe_problems_in_openapi(app)
     app.add_exception_handler(DataError, unstorable)
     app.add_exception_handler(Exception, unexpected)
