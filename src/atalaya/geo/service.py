@@ -2,8 +2,6 @@
 
 from __future__ import annotations
 
-import csv
-import io
 from collections.abc import Iterable, Iterator
 from dataclasses import dataclass
 from pathlib import Path
@@ -11,6 +9,7 @@ from pathlib import Path
 from sqlalchemy import select
 from sqlalchemy.orm import Session
 
+from atalaya.datafiles import read_commented_csv
 from atalaya.errors import DomainError
 from atalaya.geo.models import Area, AreaCode, AreaLevel
 
@@ -35,13 +34,7 @@ def read_area_file(text: str) -> list[AreaRow]:
 
     Raises ``GEO-101`` naming the first bad line; nothing is returned half-read.
     """
-    lines = [(n, line) for n, line in enumerate(text.splitlines(), 1) if not line.startswith("#")]
-    reader = csv.DictReader(io.StringIO("\n".join(line for _, line in lines)))
-    rows = []
-    for index, record in enumerate(reader, 1):
-        line = lines[index][0] if index < len(lines) else index
-        rows.append(_parse_row(line, record))
-    return rows
+    return [_parse_row(line, record) for line, record in read_commented_csv(text).rows]
 
 
 def _parse_row(line: int, record: dict[str, str]) -> AreaRow:
