@@ -1,0 +1,1 @@
+"""Normalising and matching names, plates, VINs, serial numbers and document numbers."""

@@ -1,0 +1,1 @@
+"""Uniform criminal records: incidents, offences, persons and things, and their rules."""
