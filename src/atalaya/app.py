@@ -14,6 +14,7 @@ from atalaya.audit import api as audit_api
 from atalaya.audit import views as audit_views
 from atalaya.db import Database
 from atalaya.geo import api as geo_api
+from atalaya.records import api as records_api
 from atalaya.runtime import Runtime
 from atalaya.settings import Settings
 from atalaya.web import problems
@@ -41,7 +42,7 @@ def create_app(settings: Settings, db: Database | None = None) -> FastAPI:
         """Return ``ok`` while the process serves requests."""
         return {"status": "ok", "version": __version__}
 
-    for module in (accounts_api, audit_api, geo_api, accounts_views, audit_views):
+    for module in (accounts_api, audit_api, geo_api, records_api, accounts_views, audit_views):
         app.include_router(module.router)
     app.mount("/static", StaticFiles(directory=STATIC_DIR), name="static")
     return app

@@ -6,4 +6,5 @@ from __future__ import annotations
 def load_all() -> None:
     import atalaya.accounts.models
     import atalaya.audit.models
-    import atalaya.geo.models  # noqa: F401
+    import atalaya.geo.models
+    import atalaya.records.models  # noqa: F401

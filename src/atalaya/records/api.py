@@ -1,0 +1,192 @@
+"""JSON routes for incidents: record, read (audited), update (versioned), list, history."""
+
+from __future__ import annotations
+
+import datetime as dt
+from typing import Annotated, Any
+
+from fastapi import APIRouter, Query, Request
+from pydantic import BaseModel
+
+from atalaya.accounts.authz import authorize
+from atalaya.accounts.deps import PrincipalDep, SessionDep, audit_context, audit_read
+from atalaya.records import service
+from atalaya.records.models import Incident
+from atalaya.records.schema import (
+    DocumentIn,
+    FirearmIn,
+    IncidentIn,
+    OffenceIn,
+    PersonIn,
+    VehicleIn,
+)
+from atalaya.web.pagination import MAX_LIMIT, Page, RowId, paginate
+from atalaya.web.problems import PROBLEM_RESPONSES
+
+router = APIRouter(prefix="/api/v1", tags=["records"], responses=PROBLEM_RESPONSES)
+
+
+class OffenceOut(OffenceIn):
+    iccs: str
+
+
+class IncidentOut(BaseModel):
+    id: int
+    agency: str
+    reference: str
+    version: int
+    occurred_from: str
+    occurred_to: str | None
+    reported_at: dt.datetime | None
+    area: str
+    latitude: float | None
+    longitude: float | None
+    place_type: str | None
+    status: str
+    narrative: str
+    restricted: bool
+    offences: list[OffenceOut]
+    persons: list[PersonIn]
+    vehicles: list[VehicleIn]
+    firearms: list[FirearmIn]
+    documents: list[DocumentIn]
+    created_at: dt.datetime
+    updated_at: dt.datetime
+
+    @classmethod
+    def of(cls, incident: Incident) -> IncidentOut:
+        def fields(model: type[BaseModel], row: Any, skip: tuple[str, ...] = ()) -> dict[str, Any]:
+            return {name: getattr(row, name) for name in model.model_fields if name not in skip}
+
+        return cls(
+            **{
+                name: getattr(incident, name)
+                for name in (
+                    "id",
+                    "reference",
+                    "version",
+                    "occurred_from",
+                    "occurred_to",
+                    "reported_at",
+                    "latitude",
+                    "longitude",
+                    "place_type",
+                    "status",
+                    "narrative",
+                    "restricted",
+                    "created_at",
+                    "updated_at",
+                )
+            },
+            agency=incident.agency.code,
+            area=incident.area_code,
+            offences=[
+                OffenceOut(**fields(OffenceIn, o, ("iccs",)), iccs=o.iccs_code)
+                for o in incident.offences
+            ],
+            persons=[PersonIn(**fields(PersonIn, p)) for p in incident.persons],
+            vehicles=[VehicleIn(**fields(VehicleIn, v)) for v in incident.vehicles],
+            firearms=[FirearmIn(**fields(FirearmIn, f)) for f in incident.firearms],
+            documents=[DocumentIn(**fields(DocumentIn, d)) for d in incident.documents],
+        )
+
+
+class VersionOut(BaseModel):
+    version: int
+    changed_at: dt.datetime
+    changed_by: str
+    agency: str
+    record: dict[str, Any]
+
+
+@router.post("/incidents", status_code=201, response_model=IncidentOut)
+async def record_incident(
+    body: IncidentIn, request: Request, principal: PrincipalDep, session: SessionDep
+) -> IncidentOut:
+    """Record an incident for your agency. All broken rules come back together."""
+    incident = service.create_incident(session, audit_context(request), principal, body)
+    return IncidentOut.of(incident)
+
+
+@router.get("/incidents/{incident_id}", response_model=IncidentOut)
+async def read_incident(
+    incident_id: RowId, request: Request, principal: PrincipalDep, session: SessionDep
+) -> IncidentOut:
+    """Read an incident; a read of the persons in it is audited."""
+    incident = service.get_incident(session, incident_id)
+    authorize(principal, "record.read", service.incident_scope(incident))
+    out = IncidentOut.of(incident)
+    await audit_read(
+        request,
+        "incident.read",
+        object_type="incident",
+        object_id=incident_id,
+        detail={"persons": len(out.persons)},
+    )
+    return out
+
+
+@router.put("/incidents/{incident_id}", response_model=IncidentOut)
+async def update_incident(
+    incident_id: RowId,
+    body: IncidentIn,
+    request: Request,
+    principal: PrincipalDep,
+    session: SessionDep,
+) -> IncidentOut:
+    """Replace the incident's content; the previous version stays in its history."""
+    incident = service.get_incident(session, incident_id)
+    service.update_incident(session, audit_context(request), principal, incident, body)
+    return IncidentOut.of(incident)
+
+
+@router.get("/incidents/{incident_id}/history", response_model=list[VersionOut])
+async def incident_history(
+    incident_id: RowId, request: Request, principal: PrincipalDep, session: SessionDep
+) -> list[VersionOut]:
+    """Every version of the incident: who changed it, when, and what it then said."""
+    incident = service.get_incident(session, incident_id)
+    authorize(principal, "record.read", service.incident_scope(incident))
+    versions = service.history(session, incident)
+    await audit_read(request, "incident.history", object_type="incident", object_id=incident_id)
+    return [
+        VersionOut(
+            version=v.version,
+            changed_at=v.changed_at,
+            changed_by=v.changed_by,
+            agency=v.agency_code,
+            record=v.record,
+        )
+        for v in versions
+    ]
+
+
+@router.get("/incidents", response_model=Page[IncidentOut])
+async def list_incidents(
+    request: Request,
+    principal: PrincipalDep,
+    session: SessionDep,
+    agency: str | None = None,
+    area: str | None = None,
+    occurred_since: dt.datetime | None = None,
+    occurred_until: dt.datetime | None = None,
+    iccs: Annotated[str | None, Query(max_length=6, pattern=r"^\d{2,6}$")] = None,
+    status: str | None = None,
+    cursor: str | None = None,
+    limit: Annotated[int, Query(ge=1, le=MAX_LIMIT)] = 50,
+) -> Page[IncidentOut]:
+    """List the incidents you may see, newest first, filtered; persons read are audited."""
+    authorize(principal, "record.read")
+    flt = service.IncidentFilter(
+        agency, area, _utc(occurred_since), _utc(occurred_until), iccs, status
+    )
+    stmt = service.visible_incidents(principal, flt)
+    page = paginate(session, stmt, Incident.id, cursor, limit, IncidentOut.of)
+    await audit_read(
+        request, "incident.list", object_type="incident", detail={"ids": [i.id for i in page.items]}
+    )
+    return page
+
+
+def _utc(moment: dt.datetime | None) -> dt.datetime | None:
+    return moment.replace(tzinfo=dt.UTC) if moment and moment.tzinfo is None else moment

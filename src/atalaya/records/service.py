@@ -1,0 +1,257 @@
+"""Recording incidents: create and update (each a new version), read, list by filters."""
+
+from __future__ import annotations
+
+import datetime as dt
+from dataclasses import dataclass
+from typing import Any
+
+from sqlalchemy import Select, exists, select
+from sqlalchemy.orm import Session
+
+from atalaya.accounts.authz import RANK, Principal, Scope, authorize
+from atalaya.accounts.models import Agency, AgencyLevel
+from atalaya.audit import service as audit
+from atalaya.audit.service import AuditContext
+from atalaya.db import utcnow
+from atalaya.errors import DomainError, FieldError
+from atalaya.geo.models import Area
+from atalaya.matching.identifiers import (
+    normalise_document_number,
+    normalise_plate,
+    normalise_serial,
+    normalise_vin,
+)
+from atalaya.records.dates import parse_partial_date
+from atalaya.records.models import (
+    Firearm,
+    IdentityDocument,
+    Incident,
+    IncidentVersion,
+    Involvement,
+    Offence,
+    Vehicle,
+)
+from atalaya.records.rules import iccs_code_of, validate
+from atalaya.records.schema import IncidentIn
+
+
+def incident_scope(incident: Incident) -> Scope:
+    """Where an incident lives and who owns it, for ``authorize``."""
+    level = AgencyLevel(incident.agency.level)
+    return Scope(incident.area_path, incident.agency_id, level, incident.restricted)
+
+
+def create_incident(
+    session: Session, ctx: AuditContext, principal: Principal, data: IncidentIn
+) -> Incident:
+    """Store a new incident, version 1, for the principal's agency; return it.
+
+    Raises ``DomainError`` with every broken rule (``REC-1xx``) and nothing stored, or
+    ``AUTH-111``/``AUTH-112`` when the principal may not record there.
+    """
+    authorize(principal, "record.create")
+    area = _check(session, data, principal.agency_id, None)
+    authorize(principal, "record.create", Scope(area.path))
+    incident = Incident(agency_id=principal.agency_id, version=1)
+    _apply(incident, data, area)
+    session.add(incident)
+    session.flush()
+    _snapshot(session, incident, data, principal)
+    audit.record(
+        session,
+        ctx,
+        "incident.create",
+        object_type="incident",
+        object_id=incident.id,
+        detail={"reference": data.reference, "version": 1},
+    )
+    return incident
+
+
+def update_incident(
+    session: Session, ctx: AuditContext, principal: Principal, incident: Incident, data: IncidentIn
+) -> Incident:
+    """Replace the incident's content with ``data`` as a new version; return it."""
+    authorize(principal, "record.update", incident_scope(incident))
+    area = _check(session, data, incident.agency_id, incident.id)
+    authorize(principal, "record.update", Scope(area.path))
+    for part in (
+        incident.offences,
+        incident.persons,
+        incident.vehicles,
+        incident.firearms,
+        incident.documents,
+    ):
+        part.clear()
+    session.flush()
+    _apply(incident, data, area)
+    incident.version += 1
+    incident.updated_at = utcnow()
+    _snapshot(session, incident, data, principal)
+    audit.record(
+        session,
+        ctx,
+        "incident.update",
+        object_type="incident",
+        object_id=incident.id,
+        detail={"reference": data.reference, "version": incident.version},
+    )
+    return incident
+
+
+def _check(session: Session, data: IncidentIn, agency_id: int, incident_id: int | None) -> Area:
+    """Run every rule, the database ones too; raise them all together."""
+    errors = validate(data)
+    area = session.get(Area, data.area) if data.area else None
+    if data.area and area is None:
+        errors.append(FieldError("area", "REC-118"))
+    duplicate = select(Incident.id).where(
+        Incident.agency_id == agency_id, Incident.reference == data.reference
+    )
+    if incident_id is not None:
+        duplicate = duplicate.where(Incident.id != incident_id)
+    if data.reference and session.scalar(duplicate) is not None:
+        errors.append(FieldError("reference", "REC-112"))
+    if errors:
+        only_duplicate = all(e.code == "REC-112" for e in errors)
+        raise (
+            DomainError(errors[0].code, errors=errors)
+            if not only_duplicate
+            else DomainError("REC-112", errors=errors)
+        )
+    assert area is not None
+    return area
+
+
+def _apply(incident: Incident, data: IncidentIn, area: Area) -> None:
+    start = parse_partial_date(data.occurred_from)
+    end = parse_partial_date(data.occurred_to) if data.occurred_to else start
+    assert start is not None and end is not None  # the rules have checked them
+    incident.reference = data.reference
+    incident.occurred_from, incident.occurred_to = data.occurred_from, data.occurred_to
+    incident.occurred_start, incident.occurred_end = start.earliest, end.latest
+    incident.reported_at = _utc(data.reported_at)
+    incident.area_code, incident.area_path = area.code, area.path
+    incident.latitude, incident.longitude = data.latitude, data.longitude
+    incident.place_type, incident.status = data.place_type, data.status
+    incident.narrative, incident.restricted = data.narrative, data.restricted
+    incident.offences = [_offence(i, data) for i in range(len(data.offences))]
+    incident.persons = [
+        Involvement(position=i, **p.model_dump()) for i, p in enumerate(data.persons)
+    ]
+    incident.vehicles = [_vehicle(i, v.model_dump()) for i, v in enumerate(data.vehicles)]
+    incident.firearms = [_firearm(i, f.model_dump()) for i, f in enumerate(data.firearms)]
+    incident.documents = [_document(i, d.model_dump()) for i, d in enumerate(data.documents)]
+
+
+def _offence(index: int, data: IncidentIn) -> Offence:
+    given = data.offences[index].model_dump(exclude={"iccs"})
+    code = iccs_code_of(index, data)
+    assert code is not None  # REC-116
+    return Offence(position=index, iccs_code=code, **given)
+
+
+def _vehicle(index: int, values: dict[str, Any]) -> Vehicle:
+    vin, plate = values.get("vin"), values.get("plate")
+    return Vehicle(
+        position=index,
+        vin_normalised=normalise_vin(vin) if vin else None,
+        plate_normalised=normalise_plate(plate) if plate else None,
+        **values,
+    )
+
+
+def _firearm(index: int, values: dict[str, Any]) -> Firearm:
+    serial = values.get("serial")
+    return Firearm(
+        position=index, serial_normalised=normalise_serial(serial) if serial else None, **values
+    )
+
+
+def _document(index: int, values: dict[str, Any]) -> IdentityDocument:
+    number = values.get("number")
+    normalised = normalise_document_number(number) if number else None
+    return IdentityDocument(position=index, number_normalised=normalised, **values)
+
+
+def _snapshot(session: Session, incident: Incident, data: IncidentIn, who: Principal) -> None:
+    session.add(
+        IncidentVersion(
+            incident_id=incident.id,
+            version=incident.version,
+            record=data.model_dump(mode="json"),
+            changed_by=who.username,
+            agency_code=who.agency_code,
+        )
+    )
+
+
+def _utc(moment: dt.datetime | None) -> dt.datetime | None:
+    if moment is None:
+        return None
+    return moment if moment.tzinfo else moment.replace(tzinfo=dt.UTC)
+
+
+def get_incident(session: Session, incident_id: int) -> Incident:
+    incident = session.get(Incident, incident_id)
+    if incident is None:
+        raise DomainError("API-106")
+    return incident
+
+
+@dataclass(frozen=True)
+class IncidentFilter:
+    agency: str | None = None
+    area: str | None = None
+    occurred_since: dt.datetime | None = None
+    occurred_until: dt.datetime | None = None
+    iccs: str | None = None
+    status: str | None = None
+
+
+def visible_incidents(principal: Principal, flt: IncidentFilter) -> Select[Incident]:
+    """Return a select of the incidents ``principal`` may read that match ``flt``.
+
+    The same rule as ``authorize`` with ``incident_scope``: inside the jurisdiction, and
+    restricted incidents only for their agency and agencies of a higher rank.
+    """
+    prefix = principal.jurisdiction_path
+    higher = [lv for lv, rank in RANK.items() if rank < RANK[principal.agency_level]]
+    stmt = (
+        select(Incident)
+        .join(Agency, Agency.id == Incident.agency_id)
+        .where(Incident.area_path.startswith(prefix, autoescape=True))
+        .where(
+            ~Incident.restricted
+            | (Incident.agency_id == principal.agency_id)
+            | Agency.level.in_(higher)
+        )
+    )
+    if flt.agency:
+        stmt = stmt.where(Agency.code == flt.agency)
+    if flt.area:
+        area_path = select(Area.path).where(Area.code == flt.area).scalar_subquery()
+        stmt = stmt.where(Incident.area_path.startswith(area_path))
+    if flt.occurred_since:
+        stmt = stmt.where(Incident.occurred_end >= flt.occurred_since)
+    if flt.occurred_until:
+        stmt = stmt.where(Incident.occurred_start < flt.occurred_until)
+    if flt.iccs:
+        # ICCS codes nest by prefix: 02011 lies under 0201, which lies under 02.
+        code = Offence.iccs_code.startswith(flt.iccs, autoescape=True)
+        stmt = stmt.where(exists().where(Offence.incident_id == Incident.id, code))
+    if flt.status:
+        stmt = stmt.where(Incident.status == flt.status)
+    return stmt
+
+
+def history(session: Session, incident: Incident) -> list[IncidentVersion]:
+    """Return every version of ``incident``, oldest first."""
+    return list(
+        session.scalars(
+            select(IncidentVersion)
+            .where(IncidentVersion.incident_id == incident.id)
+            .order_by(IncidentVersion.version)
+        )
+    )
