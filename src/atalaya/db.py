@@ -267,3 +267,21 @@ def _comma_joined_sqlite(element: comma_joined, compiler: Any, **kw: Any) -> str
 @compiles(comma_joined, "postgresql")
 def _comma_joined_postgresql(element: comma_joined, compiler: Any, **kw: Any) -> str:
     return f"string_agg({compiler.process(element.clauses, **kw)}, ',')"
+
+
+class year_month(FunctionElement[str]):
+    """``year_month(timestamp)``: ``YYYY-MM`` of a timestamp column, on both engines."""
+
+    type = String()
+    inherit_cache = True
+    name = "year_month"
+
+
+@compiles(year_month, "sqlite")
+def _year_month_sqlite(element: year_month, compiler: Any, **kw: Any) -> str:
+    return f"strftime('%Y-%m', {compiler.process(element.clauses, **kw)})"
+
+
+@compiles(year_month, "postgresql")
+def _year_month_postgresql(element: year_month, compiler: Any, **kw: Any) -> str:
+    return f"to_char({compiler.process(element.clauses, **kw)}, 'YYYY-MM')"

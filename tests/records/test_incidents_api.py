@@ -166,3 +166,57 @@ def test_the_list_filters_by_area_period_iccs_and_status(client: TestClient, aut
     assert refs(occurred_since="2026-11-01T00:00:00Z") == ["JUA-2026-000123"]
     assert refs(occurred_until="2026-04-01T00:00:00Z") == ["JUA-2"]
     assert refs(status="closed") == []
+
+
+def summary(
+    client: TestClient, headers: dict[str, str], **params: str
+) -> dict[str, dict[str, int]]:
+    body = client.get(f"{URL}/summary", params=params, headers=headers).json()
+    return {
+        item["key"]: {k: item[k] for k in ("incidents", "offences", "victims")}
+        for item in body["items"]
+    }
+
+
+def test_the_summary_counts_incidents_offences_and_victims(client: TestClient, auth) -> None:  # type: ignore[no-untyped-def]
+    two_victims = [{"role": "victim", "sex": "male", "age_group": "25-34"},
+                   {"role": "victim", "sex": "female", "age_group": "18-24"},
+                   {"role": "suspect", "sex": "male"}]  # fmt: skip
+    record(client, auth, persons=two_victims,
+           offences=[{"iccs": "0101", "weapon": "firearm"}, {"iccs": "020111", "weapon": "firearm"}])  # fmt: skip
+    record(client, auth, reference="JUA-2", occurred_from="2026-03-05",
+           offences=[{"iccs": "0101", "weapon": "sharp_object"}],
+           persons=[{"role": "victim", "sex": "female", "age_group": "18-24"}])  # fmt: skip
+    headers = auth("diana")
+    assert summary(client, headers, by="area") == {
+        "MX-08-037": {"incidents": 2, "offences": 3, "victims": 3}
+    }
+    assert summary(client, headers, by="month") == {
+        "2026-11": {"incidents": 1, "offences": 2, "victims": 2},
+        "2026-03": {"incidents": 1, "offences": 1, "victims": 1},
+    }
+    assert summary(client, headers, by="iccs")["0101"] == {
+        "incidents": 2,
+        "offences": 2,
+        "victims": 3,
+    }
+    assert summary(client, headers, by="sex") == {
+        "female": {"incidents": 2, "offences": 3, "victims": 2},
+        "male": {"incidents": 1, "offences": 2, "victims": 1},
+    }
+    assert summary(client, headers, by="weapon")["firearm"] == {
+        "incidents": 1,
+        "offences": 2,
+        "victims": 2,
+    }
+    assert summary(client, headers, by="area", iccs="0201") == {
+        "MX-08-037": {"incidents": 1, "offences": 2, "victims": 2}
+    }
+
+
+def test_the_summary_counts_only_what_the_caller_may_see(client: TestClient, auth) -> None:  # type: ignore[no-untyped-def]
+    record(client, auth)
+    assert summary(client, auth("charlie"), by="area") == {}
+    assert_problem(
+        client.get(f"{URL}/summary", params={"by": "planet"}, headers=auth("alice")), 422, "API-104"
+    )

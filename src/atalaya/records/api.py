@@ -20,6 +20,7 @@ from atalaya.records.schema import (
     PersonIn,
     VehicleIn,
 )
+from atalaya.records.summary import GroupBy, summarise
 from atalaya.web.pagination import MAX_LIMIT, Page, RowId, paginate
 from atalaya.web.problems import PROBLEM_RESPONSES
 
@@ -106,6 +107,47 @@ async def record_incident(
     """Record an incident for your agency. All broken rules come back together."""
     incident = service.create_incident(session, audit_context(request), principal, body)
     return IncidentOut.of(incident)
+
+
+class CountOut(BaseModel):
+    key: str | None
+    incidents: int
+    offences: int
+    victims: int
+
+
+class SummaryOut(BaseModel):
+    by: GroupBy
+    items: list[CountOut]
+    total: int
+    next: None = None
+
+
+@router.get("/incidents/summary", response_model=SummaryOut)
+async def summarise_incidents(
+    request: Request,
+    principal: PrincipalDep,
+    session: SessionDep,
+    by: GroupBy,
+    agency: str | None = None,
+    area: str | None = None,
+    occurred_since: dt.datetime | None = None,
+    occurred_until: dt.datetime | None = None,
+    iccs: Annotated[str | None, Query(max_length=6, pattern=r"^\d{2,6}$")] = None,
+    status: str | None = None,
+) -> SummaryOut:
+    """Counts of incidents, offences and victims by area, month, ICCS code, victims' sex
+    or age group, or weapon, with the list's filters and within what you may see."""
+    authorize(principal, "record.read")
+    flt = service.IncidentFilter(
+        agency, area, _utc(occurred_since), _utc(occurred_until), iccs, status
+    )
+    counts = summarise(session, principal, flt, by)
+    items = [
+        CountOut(key=c.key, incidents=c.incidents, offences=c.offences, victims=c.victims)
+        for c in counts
+    ]
+    return SummaryOut(by=by, items=items, total=len(items))
 
 
 @router.get("/incidents/{incident_id}", response_model=IncidentOut)
