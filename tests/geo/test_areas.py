@@ -150,3 +150,19 @@ def test_areas_are_public_reference_data(client: TestClient) -> None:
     chihuahua = client.get("/api/v1/areas/MX-CHH").json()
     assert chihuahua["national_codes"] == {"INEGI": "08"}
     assert client.get("/api/v1/areas/XX-NOPE").status_code == 404
+
+
+def test_colombias_municipalities_are_reference_areas(session: Session) -> None:
+    leticia = find_by_national_code(session, "DANE", "91001")
+    assert leticia is not None and leticia.code == "CO-91-001"
+    assert leticia.path == "/CO/CO-AMA/CO-91-001/"
+    bogota = session.get(Area, "CO-11-001")
+    assert bogota is not None and bogota.parent_code == "CO-DC"
+    assert (
+        session.scalar(
+            select(func.count()).where(
+                Area.country_code == "CO", Area.level == AreaLevel.MUNICIPALITY
+            )
+        )
+        or 0
+    ) > 1000

@@ -14,7 +14,8 @@ from atalaya.errors import DomainError
 from atalaya.geo.models import Area, AreaCode, AreaLevel
 
 DATA_DIR = Path(__file__).parent / "data"
-REFERENCE_FILE = DATA_DIR / "areas.csv"
+# Loaded by ``atalaya db upgrade``, in this order (parents first).
+REFERENCE_FILES = (DATA_DIR / "areas.csv", DATA_DIR / "co-municipalities.csv")
 LANG_COLUMNS = ("en", "es", "pt", "fr")
 
 
@@ -68,31 +69,29 @@ def load_areas(session: Session, rows: Iterable[AreaRow]) -> int:
     Loading the same rows twice changes nothing. Raises ``GEO-101`` for a row whose
     parent is neither in the database nor earlier in ``rows``.
     """
+    areas = {area.code: area for area in session.scalars(select(Area))}
+    codes = {(c.scheme, c.value): c for c in session.scalars(select(AreaCode))}
     changed = 0
-    paths: dict[str, str] = {}
     for row in rows:
-        path = _path_for(session, row, paths)
-        paths[row.code] = path
-        changed += _upsert_area(session, row, path)
-        changed += _upsert_codes(session, row)
+        path = _path_for(row, areas)
+        changed += _upsert_area(session, row, path, areas)
+        changed += _upsert_codes(session, row, codes)
     session.flush()
     return changed
 
 
-def _path_for(session: Session, row: AreaRow, known: dict[str, str]) -> str:
+def _path_for(row: AreaRow, areas: dict[str, Area]) -> str:
     if row.parent is None:
         return f"/{row.code}/"
-    parent_path = known.get(row.parent) or session.scalar(
-        select(Area.path).where(Area.code == row.parent)
-    )
-    if parent_path is None:
+    parent = areas.get(row.parent)
+    if parent is None:
         raise DomainError(
             "GEO-101", params={"line": row.line, "problem": f"unknown parent {row.parent}"}
         )
-    return f"{parent_path}{row.code}/"
+    return f"{parent.path}{row.code}/"
 
 
-def _upsert_area(session: Session, row: AreaRow, path: str) -> int:
+def _upsert_area(session: Session, row: AreaRow, path: str, areas: dict[str, Area]) -> int:
     country = path.strip("/").split("/")[0]
     values = {
         "level": row.level,
@@ -102,9 +101,10 @@ def _upsert_area(session: Session, row: AreaRow, path: str) -> int:
         "name": row.name,
         "names": row.names,
     }
-    area = session.get(Area, row.code)
+    area = areas.get(row.code)
     if area is None:
-        session.add(Area(code=row.code, **values))
+        areas[row.code] = Area(code=row.code, **values)
+        session.add(areas[row.code])
         return 1
     if all(getattr(area, k) == v for k, v in values.items()):
         return 0
@@ -113,14 +113,13 @@ def _upsert_area(session: Session, row: AreaRow, path: str) -> int:
     return 1
 
 
-def _upsert_codes(session: Session, row: AreaRow) -> int:
+def _upsert_codes(session: Session, row: AreaRow, codes: dict[tuple[str, str], AreaCode]) -> int:
     changed = 0
     for scheme, value in row.national_codes:
-        existing = session.scalar(
-            select(AreaCode).where(AreaCode.scheme == scheme, AreaCode.value == value)
-        )
+        existing = codes.get((scheme, value))
         if existing is None:
-            session.add(AreaCode(scheme=scheme, value=value, area_code=row.code))
+            codes[(scheme, value)] = AreaCode(scheme=scheme, value=value, area_code=row.code)
+            session.add(codes[(scheme, value)])
             changed += 1
         elif existing.area_code != row.code:
             existing.area_code = row.code
@@ -129,8 +128,12 @@ def _upsert_codes(session: Session, row: AreaRow) -> int:
 
 
 def seed_reference_areas(session: Session) -> int:
-    """Load the shipped OAS member states and their subdivisions; return rows changed."""
-    return load_areas(session, read_area_file(REFERENCE_FILE.read_text(encoding="utf-8")))
+    """Load the shipped reference areas (the OAS member states, their subdivisions, and
+    the municipalities shipped so far); return how many rows changed."""
+    return sum(
+        load_areas(session, read_area_file(path.read_text(encoding="utf-8")))
+        for path in REFERENCE_FILES
+    )
 
 
 def get_area(session: Session, code: str) -> Area:
