@@ -15,6 +15,7 @@ from atalaya.backup import backup as write_backup
 from atalaya.backup import restore as read_backup
 from atalaya.clitools import cli_context, reports_errors, runtime, unit_of_work
 from atalaya.geo.cli import areas
+from atalaya.records.cli import records
 
 app = typer.Typer(
     help="Atalaya: the public-security information system of the Americas.",
@@ -28,6 +29,7 @@ app.add_typer(users, name="users")
 app.add_typer(tokens, name="tokens")
 app.add_typer(areas, name="areas")
 app.add_typer(audit_commands, name="audit")
+app.add_typer(records, name="records")
 
 
 @app.command()

@@ -8,7 +8,9 @@ services; one handler turns it into problem+json, another into a CLI message.
 from __future__ import annotations
 
 import dataclasses
+from collections.abc import Iterable, Mapping
 from dataclasses import dataclass
+from typing import Any
 
 from atalaya.i18n import N_, Translator
 
@@ -107,6 +109,29 @@ class DomainError(Exception):
     def message(self) -> str:
         """The untranslated message; ``translate_message`` gives it in a language."""
         return CODES[self.code][1]
+
+
+# How pydantic's error types map to our codes; anything else is a wrong type or value.
+_PYDANTIC_CODES = {
+    "json_invalid": "API-101",
+    "missing": "API-102",
+    "extra_forbidden": "API-103",
+    "nul_character": "API-110",
+}
+_LOCATION_PREFIXES = ("body", "query", "path", "header")
+
+
+def field_errors_from_pydantic(errors: Iterable[Mapping[str, Any]]) -> list[FieldError]:
+    """Return our field errors for pydantic's (``ValidationError.errors()``)."""
+    found = []
+    for item in errors:
+        loc = [str(p) for p in item.get("loc", ()) if p not in _LOCATION_PREFIXES]
+        found.append(
+            FieldError(
+                ".".join(loc) or "body", _PYDANTIC_CODES.get(item.get("type", ""), "API-104")
+            )
+        )
+    return found
 
 
 def message_for(code: str, translator: Translator, params: dict[str, object] | None = None) -> str:

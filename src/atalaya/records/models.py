@@ -7,7 +7,7 @@ import datetime as dt
 from typing import Any
 
 from sqlalchemy import JSON, Boolean, Float, ForeignKey, Integer, String, Text, UniqueConstraint
-from sqlalchemy.orm import Mapped, mapped_column, relationship
+from sqlalchemy.orm import Mapped, WriteOnlyMapped, mapped_column, relationship
 
 from atalaya.accounts.models import Agency
 from atalaya.db import Base, UTCDateTime, utcnow
@@ -56,6 +56,10 @@ class Incident(Base):
     )
     documents: Mapped[list[IdentityDocument]] = relationship(
         cascade="all, delete-orphan", order_by="IdentityDocument.position", lazy="selectin"
+    )
+    # Written through, never loaded with the incident (history() reads them).
+    versions: WriteOnlyMapped[IncidentVersion] = relationship(
+        cascade="all, delete-orphan", passive_deletes=True
     )
 
 

@@ -50,14 +50,8 @@ def create_incident(
     Raises ``DomainError`` with every broken rule (``REC-1xx``) and nothing stored, or
     ``AUTH-111``/``AUTH-112`` when the principal may not record there.
     """
-    authorize(principal, "record.create")
-    area = _check(session, data, principal.agency_id, None)
-    authorize(principal, "record.create", Scope(area.path))
-    incident = Incident(agency_id=principal.agency_id, version=1)
-    _apply(incident, data, area)
-    session.add(incident)
+    incident = store_incident(session, principal, data)
     session.flush()
-    _snapshot(session, incident, data, principal)
     audit.record(
         session,
         ctx,
@@ -66,6 +60,24 @@ def create_incident(
         object_id=incident.id,
         detail={"reference": data.reference, "version": 1},
     )
+    return incident
+
+
+def store_incident(
+    session: Session, principal: Principal, data: IncidentIn, *, known_new: bool = False
+) -> Incident:
+    """Add a new incident to ``session`` (not flushed, not audited) and return it.
+
+    ``known_new`` skips the duplicate-reference query, for callers that checked a whole
+    batch at once. Raises like ``create_incident``.
+    """
+    authorize(principal, "record.create")
+    area = _check(session, data, principal.agency_id, None, known_new=known_new)
+    authorize(principal, "record.create", Scope(area.path))
+    incident = Incident(agency_id=principal.agency_id, version=1)
+    _apply(incident, data, area)
+    _snapshot(incident, data, principal)
+    session.add(incident)
     return incident
 
 
@@ -88,7 +100,7 @@ def update_incident(
     _apply(incident, data, area)
     incident.version += 1
     incident.updated_at = utcnow()
-    _snapshot(session, incident, data, principal)
+    _snapshot(incident, data, principal)
     audit.record(
         session,
         ctx,
@@ -100,7 +112,14 @@ def update_incident(
     return incident
 
 
-def _check(session: Session, data: IncidentIn, agency_id: int, incident_id: int | None) -> Area:
+def _check(
+    session: Session,
+    data: IncidentIn,
+    agency_id: int,
+    incident_id: int | None,
+    *,
+    known_new: bool = False,
+) -> Area:
     """Run every rule, the database ones too; raise them all together."""
     errors = validate(data)
     area = session.get(Area, data.area) if data.area else None
@@ -111,7 +130,7 @@ def _check(session: Session, data: IncidentIn, agency_id: int, incident_id: int 
     )
     if incident_id is not None:
         duplicate = duplicate.where(Incident.id != incident_id)
-    if data.reference and session.scalar(duplicate) is not None:
+    if data.reference and not known_new and session.scalar(duplicate) is not None:
         errors.append(FieldError("reference", "REC-112"))
     if errors:
         only_duplicate = all(e.code == "REC-112" for e in errors)
@@ -175,10 +194,9 @@ def _document(index: int, values: dict[str, Any]) -> IdentityDocument:
     return IdentityDocument(position=index, number_normalised=normalised, **values)
 
 
-def _snapshot(session: Session, incident: Incident, data: IncidentIn, who: Principal) -> None:
-    session.add(
+def _snapshot(incident: Incident, data: IncidentIn, who: Principal) -> None:
+    incident.versions.add(
         IncidentVersion(
-            incident_id=incident.id,
             version=incident.version,
             record=data.model_dump(mode="json"),
             changed_by=who.username,

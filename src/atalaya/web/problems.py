@@ -20,7 +20,7 @@ from starlette.exceptions import HTTPException
 from atalaya.accounts.deps import get_runtime
 from atalaya.audit import service as audit
 from atalaya.audit.service import Outcome
-from atalaya.errors import DomainError, FieldError, message_for
+from atalaya.errors import DomainError, FieldError, field_errors_from_pydantic, message_for
 from atalaya.i18n import translator
 from atalaya.web.language import request_language
 
@@ -110,21 +110,10 @@ def _field_error(error: FieldError, tr: Any) -> dict[str, str]:
 
 
 def _from_validation(exc: RequestValidationError) -> DomainError:
-    errors = []
-    for item in exc.errors():
-        kind = item.get("type", "")
-        loc = [str(p) for p in item.get("loc", ()) if p not in ("body", "query", "path", "header")]
-        field = ".".join(loc) or "body"
-        if kind == "json_invalid":
-            return DomainError("API-101", field="body")
-        code = {
-            "missing": "API-102",
-            "extra_forbidden": "API-103",
-            "nul_character": "API-110",
-        }.get(kind, "API-104")
-        errors.append(FieldError(field, code))
-    first = errors[0].code if errors else "API-104"
-    return DomainError(first, errors=errors)
+    errors = field_errors_from_pydantic(exc.errors())
+    if any(e.code == "API-101" for e in errors):
+        return DomainError("API-101", field="body")
+    return DomainError(errors[0].code if errors else "API-104", errors=errors)
 
 
 def _from_http(exc: HTTPException) -> DomainError:
