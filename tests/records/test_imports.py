@@ -175,3 +175,30 @@ def test_colombias_2021_homicides_import_as_published(cli_env: Settings) -> None
     engine.dispose()
     assert stored_victims == victims
     assert stored_per_municipality == dict(per_municipality)
+
+
+def test_an_export_imports_again_unchanged_and_filters_like_the_list(
+    cli_env: Settings, tmp_path: Path
+) -> None:
+    path = jsonl(tmp_path / "in.jsonl", [homicide(reference="E-1"),
+                                         homicide(reference="E-2", offences=[{"iccs": "020111"}], persons=[])])  # fmt: skip
+    runner.invoke(
+        cli, ["records", "import", str(path), "--format", "jsonl", "--agency", "MX-SSPM-JUA"]
+    )
+    out = tmp_path / "out.jsonl"
+    exported = runner.invoke(cli, ["records", "export", "--output", str(out)])
+    assert exported.exit_code == 0, exported.output
+    assert sorted(json.loads(line)["reference"] for line in out.read_text().splitlines()) == [
+        "E-1",
+        "E-2",
+    ]
+    again = runner.invoke(
+        cli, ["records", "import", str(out), "--format", "jsonl", "--agency", "MX-SSPM-JUA"]
+    )
+    assert "2 unchanged" in again.output
+    only = tmp_path / "only.csv"
+    runner.invoke(
+        cli, ["records", "export", "--format", "csv", "--iccs", "0201", "--output", str(only)]
+    )
+    rows = only.read_text().splitlines()
+    assert rows[0].startswith("agency,reference,version") and len(rows) == 2 and ",E-2," in rows[1]

@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import datetime as dt
+import sys
 from pathlib import Path
 from typing import Annotated
 
@@ -11,9 +13,12 @@ from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, T
 from atalaya.accounts.authz import Principal
 from atalaya.accounts.models import AgencyLevel, Role
 from atalaya.accounts.service import get_agency
+from atalaya.audit import service as audit
 from atalaya.clitools import cli_context, reports_errors, runtime, unit_of_work
+from atalaya.records.exports import WRITERS
 from atalaya.records.formats import FORMATS
 from atalaya.records.imports import ImportReport, import_records
+from atalaya.records.service import IncidentFilter, matching_incidents
 
 records = typer.Typer(help="Uniform criminal records: incidents, offences, persons, things.")
 
@@ -68,3 +73,44 @@ def _print_report(report: ImportReport) -> None:
     for rejection in report.rejected:
         codes = ", ".join(f"{e.code} {e.field}" for e in rejection.errors)
         typer.echo(f"  rejected {rejection.where} ({rejection.reference or '-'}): {codes}")
+
+
+@records.command("export")
+@reports_errors
+def export_command(
+    format: Annotated[str, typer.Option(help="jsonl or csv.")] = "jsonl",
+    output: Annotated[
+        Path | None, typer.Option(help="File to write; standard output if omitted.")
+    ] = None,
+    agency: Annotated[str | None, typer.Option(help="Only this agency's incidents.")] = None,
+    area: Annotated[str | None, typer.Option(help="Only this area and the areas in it.")] = None,
+    since: Annotated[dt.datetime | None, typer.Option(help="Occurred on or after (UTC).")] = None,
+    until: Annotated[dt.datetime | None, typer.Option(help="Occurred before (UTC).")] = None,
+    iccs: Annotated[str | None, typer.Option(help="ICCS code at any level.")] = None,
+    status: Annotated[str | None, typer.Option(help="Incident status.")] = None,
+) -> None:
+    """Export incidents with the same filters as the list. jsonl can be imported again."""
+    if format not in WRITERS:
+        typer.echo(f"API-104 [format]: use one of {', '.join(WRITERS)}", err=True)
+        raise typer.Exit(1)
+    flt = IncidentFilter(agency, area, _utc(since), _utc(until), iccs, status)
+    rt = runtime()
+    with unit_of_work(rt) as session:
+        out = output.open("w", encoding="utf-8", newline="") if output else sys.stdout
+        try:
+            count = WRITERS[format](session, matching_incidents(flt), out)
+        finally:
+            if output:
+                out.close()
+        audit.record(
+            session,
+            cli_context(),
+            "records.export",
+            object_type="incident",
+            detail={"format": format, "count": count, "filters": str(flt)},
+        )
+    typer.echo(f"{count} incidents exported", err=True)
+
+
+def _utc(moment: dt.datetime | None) -> dt.datetime | None:
+    return moment.replace(tzinfo=dt.UTC) if moment and moment.tzinfo is None else moment

@@ -228,24 +228,9 @@ class IncidentFilter:
     status: str | None = None
 
 
-def visible_incidents(principal: Principal, flt: IncidentFilter) -> Select[Incident]:
-    """Return a select of the incidents ``principal`` may read that match ``flt``.
-
-    The same rule as ``authorize`` with ``incident_scope``: inside the jurisdiction, and
-    restricted incidents only for their agency and agencies of a higher rank.
-    """
-    prefix = principal.jurisdiction_path
-    higher = [lv for lv, rank in RANK.items() if rank < RANK[principal.agency_level]]
-    stmt = (
-        select(Incident)
-        .join(Agency, Agency.id == Incident.agency_id)
-        .where(Incident.area_path.startswith(prefix, autoescape=True))
-        .where(
-            ~Incident.restricted
-            | (Incident.agency_id == principal.agency_id)
-            | Agency.level.in_(higher)
-        )
-    )
+def matching_incidents(flt: IncidentFilter) -> Select[Incident]:
+    """Return a select of every incident that matches ``flt``, whoever may see it."""
+    stmt = select(Incident).join(Agency, Agency.id == Incident.agency_id)
     if flt.agency:
         stmt = stmt.where(Agency.code == flt.agency)
     if flt.area:
@@ -262,6 +247,24 @@ def visible_incidents(principal: Principal, flt: IncidentFilter) -> Select[Incid
     if flt.status:
         stmt = stmt.where(Incident.status == flt.status)
     return stmt
+
+
+def visible_incidents(principal: Principal, flt: IncidentFilter) -> Select[Incident]:
+    """Return a select of the incidents ``principal`` may read that match ``flt``.
+
+    The same rule as ``authorize`` with ``incident_scope``: inside the jurisdiction, and
+    restricted incidents only for their agency and agencies of a higher rank.
+    """
+    higher = [lv for lv, rank in RANK.items() if rank < RANK[principal.agency_level]]
+    return (
+        matching_incidents(flt)
+        .where(Incident.area_path.startswith(principal.jurisdiction_path, autoescape=True))
+        .where(
+            ~Incident.restricted
+            | (Incident.agency_id == principal.agency_id)
+            | Agency.level.in_(higher)
+        )
+    )
 
 
 def history(session: Session, incident: Incident) -> list[IncidentVersion]:
