@@ -56,40 +56,28 @@ class IncidentOut(BaseModel):
 
     @classmethod
     def of(cls, incident: Incident) -> IncidentOut:
-        def fields(model: type[BaseModel], row: Any, skip: tuple[str, ...] = ()) -> dict[str, Any]:
-            return {name: getattr(row, name) for name in model.model_fields if name not in skip}
-
         return cls(
-            **{
-                name: getattr(incident, name)
-                for name in (
-                    "id",
-                    "reference",
-                    "version",
-                    "occurred_from",
-                    "occurred_to",
-                    "reported_at",
-                    "latitude",
-                    "longitude",
-                    "place_type",
-                    "status",
-                    "narrative",
-                    "restricted",
-                    "created_at",
-                    "updated_at",
-                )
-            },
+            **_columns(IncidentOut, incident, skip=_NOT_COLUMNS),
             agency=incident.agency.code,
             area=incident.area_code,
             offences=[
-                OffenceOut(**fields(OffenceIn, o, ("iccs",)), iccs=o.iccs_code)
+                OffenceOut(**_columns(OffenceIn, o, skip=("iccs",)), iccs=o.iccs_code)
                 for o in incident.offences
             ],
-            persons=[PersonIn(**fields(PersonIn, p)) for p in incident.persons],
-            vehicles=[VehicleIn(**fields(VehicleIn, v)) for v in incident.vehicles],
-            firearms=[FirearmIn(**fields(FirearmIn, f)) for f in incident.firearms],
-            documents=[DocumentIn(**fields(DocumentIn, d)) for d in incident.documents],
+            persons=[PersonIn(**_columns(PersonIn, p)) for p in incident.persons],
+            vehicles=[VehicleIn(**_columns(VehicleIn, v)) for v in incident.vehicles],
+            firearms=[FirearmIn(**_columns(FirearmIn, f)) for f in incident.firearms],
+            documents=[DocumentIn(**_columns(DocumentIn, d)) for d in incident.documents],
         )
+
+
+# Fields of IncidentOut that are not columns of the same name on Incident.
+_NOT_COLUMNS = ("agency", "area", "offences", "persons", "vehicles", "firearms", "documents")
+
+
+def _columns(model: type[BaseModel], row: Any, skip: tuple[str, ...] = ()) -> dict[str, Any]:
+    """Return the row's attributes named like the model's fields (but those skipped)."""
+    return {name: getattr(row, name) for name in model.model_fields if name not in skip}
 
 
 class VersionOut(BaseModel):
