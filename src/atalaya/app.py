@@ -15,6 +15,7 @@ from atalaya.audit import views as audit_views
 from atalaya.db import Database
 from atalaya.geo import api as geo_api
 from atalaya.records import api as records_api
+from atalaya.records import views as records_views
 from atalaya.runtime import Runtime
 from atalaya.settings import Settings
 from atalaya.web import problems
@@ -42,7 +43,15 @@ def create_app(settings: Settings, db: Database | None = None) -> FastAPI:
         """Return ``ok`` while the process serves requests."""
         return {"status": "ok", "version": __version__}
 
-    for module in (accounts_api, audit_api, geo_api, records_api, accounts_views, audit_views):
+    for module in (
+        accounts_api,
+        audit_api,
+        geo_api,
+        records_api,
+        accounts_views,
+        audit_views,
+        records_views,
+    ):
         app.include_router(module.router)
     app.mount("/static", StaticFiles(directory=STATIC_DIR), name="static")
     return app

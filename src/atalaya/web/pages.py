@@ -20,6 +20,7 @@ TEMPLATE_DIRS = [
     PACKAGE / "web" / "templates",
     PACKAGE / "accounts" / "templates",
     PACKAGE / "audit" / "templates",
+    PACKAGE / "records" / "templates",
 ]
 
 
