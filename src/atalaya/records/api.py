@@ -5,7 +5,7 @@ from __future__ import annotations
 import datetime as dt
 from typing import Annotated, Any
 
-from fastapi import APIRouter, Query, Request
+from fastapi import APIRouter, Depends, Query, Request
 from pydantic import BaseModel
 
 from atalaya.accounts.authz import authorize
@@ -25,6 +25,23 @@ from atalaya.web.pagination import MAX_LIMIT, Page, RowId, paginate
 from atalaya.web.problems import PROBLEM_RESPONSES
 
 router = APIRouter(prefix="/api/v1", tags=["records"], responses=PROBLEM_RESPONSES)
+
+
+async def incident_filter(
+    agency: str | None = None,
+    area: str | None = None,
+    occurred_since: dt.datetime | None = None,
+    occurred_until: dt.datetime | None = None,
+    iccs: Annotated[str | None, Query(max_length=6, pattern=r"^\d{2,6}$")] = None,
+    status: str | None = None,
+) -> service.IncidentFilter:
+    """The list's filters, shared by the list, the summary and (in the CLI) the export."""
+    return service.IncidentFilter(
+        agency, area, _utc(occurred_since), _utc(occurred_until), iccs, status
+    )
+
+
+FilterDep = Annotated[service.IncidentFilter, Depends(incident_filter)]
 
 
 class OffenceOut(OffenceIn):
@@ -117,19 +134,11 @@ async def summarise_incidents(
     principal: PrincipalDep,
     session: SessionDep,
     by: GroupBy,
-    agency: str | None = None,
-    area: str | None = None,
-    occurred_since: dt.datetime | None = None,
-    occurred_until: dt.datetime | None = None,
-    iccs: Annotated[str | None, Query(max_length=6, pattern=r"^\d{2,6}$")] = None,
-    status: str | None = None,
+    flt: FilterDep,
 ) -> SummaryOut:
     """Counts of incidents, offences and victims by area, month, ICCS code, victims' sex
     or age group, or weapon, with the list's filters and within what you may see."""
     authorize(principal, "record.read")
-    flt = service.IncidentFilter(
-        agency, area, _utc(occurred_since), _utc(occurred_until), iccs, status
-    )
     counts = summarise(session, principal, flt, by)
     items = [
         CountOut(key=c.key, incidents=c.incidents, offences=c.offences, victims=c.victims)
@@ -196,20 +205,12 @@ async def list_incidents(
     request: Request,
     principal: PrincipalDep,
     session: SessionDep,
-    agency: str | None = None,
-    area: str | None = None,
-    occurred_since: dt.datetime | None = None,
-    occurred_until: dt.datetime | None = None,
-    iccs: Annotated[str | None, Query(max_length=6, pattern=r"^\d{2,6}$")] = None,
-    status: str | None = None,
+    flt: FilterDep,
     cursor: str | None = None,
     limit: Annotated[int, Query(ge=1, le=MAX_LIMIT)] = 50,
 ) -> Page[IncidentOut]:
     """List the incidents you may see, newest first, filtered; persons read are audited."""
     authorize(principal, "record.read")
-    flt = service.IncidentFilter(
-        agency, area, _utc(occurred_since), _utc(occurred_until), iccs, status
-    )
     stmt = service.visible_incidents(principal, flt)
     page = paginate(session, stmt, Incident.id, cursor, limit, IncidentOut.of)
     await audit_read(
