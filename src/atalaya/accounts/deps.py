@@ -39,7 +39,12 @@ def get_runtime(request: Request) -> Runtime:
     return runtime
 
 
-RuntimeDep = Annotated[Runtime, Depends(get_runtime)]
+async def _runtime(request: Request) -> Runtime:
+    # A plain function dependency would be run in the thread pool; this one needs no I/O.
+    return get_runtime(request)
+
+
+RuntimeDep = Annotated[Runtime, Depends(_runtime)]
 
 
 async def get_session(request: Request) -> AsyncIterator[Session]:
