@@ -20,6 +20,7 @@ from pydantic import ValidationError
 
 from atalaya.errors import FieldError, field_errors_from_pydantic
 from atalaya.records.imports import SourceRecord
+from atalaya.records.nibrs import count_nibrs, read_nibrs
 from atalaya.records.schema import IncidentIn
 
 DATA_DIR = Path(__file__).parent / "data"
@@ -148,4 +149,5 @@ Reader = Callable[[Path], Iterator[SourceRecord]]
 FORMATS: dict[str, tuple[Reader, Callable[[Path], int]]] = {
     "jsonl": (read_jsonl, count_jsonl),
     "co-policia-homicidios": (read_co_policia_homicidios, count_co_policia_homicidios),
+    "nibrs": (read_nibrs, count_nibrs),
 }

@@ -108,8 +108,10 @@ def iccs_code_exists(incident: IncidentIn, now: dt.datetime) -> Iterator[FieldEr
 
 @rule("REC-106")
 def iccs_code_detailed_enough(incident: IncidentIn, now: dt.datetime) -> Iterator[FieldError]:
+    # Only codes given as ICCS: a code found through a national one is as detailed as
+    # the national category allows (the crosswalk picks the most detailed that fits).
     for i, code in _known_codes(incident):
-        if not iccs().recordable(code):
+        if incident.offences[i].iccs and not iccs().recordable(code):
             yield FieldError(f"offences.{i}.iccs", "REC-106", {"code": code})
 
 
