@@ -3,15 +3,22 @@
 from __future__ import annotations
 
 import datetime as dt
+from typing import Any
 
 from fastapi import APIRouter, Request
-from fastapi.responses import Response
+from fastapi.responses import RedirectResponse, Response
+from pydantic import ValidationError
 
 from atalaya.accounts.authz import authorize
-from atalaya.accounts.deps import SessionDep, audit_read
-from atalaya.accounts.views import WebPrincipal
+from atalaya.accounts.deps import SessionDep, audit_context, audit_read
+from atalaya.accounts.views import CsrfDep, WebPrincipal
 from atalaya.classification.iccs import iccs
+from atalaya.errors import DomainError, FieldError, field_errors_from_pydantic, message_for
+from atalaya.i18n import translator
 from atalaya.records import service
+from atalaya.records.schema import IncidentIn
+from atalaya.records.vocabularies import vocabularies
+from atalaya.web.language import request_language
 from atalaya.web.pages import render
 from atalaya.web.pagination import RowId, paginate
 
@@ -52,6 +59,79 @@ async def incidents_page(
         "until": until or "",
     }
     return render(request, "records/list.html", {"page": page, "filters": filters, "iccs": iccs()})
+
+
+# How many person rows the recording form offers; blank rows are ignored.
+PERSON_ROWS = 4
+
+
+@router.get("/incidents/new")
+async def new_incident_page(request: Request, principal: WebPrincipal) -> Response:
+    """The form to record an incident: one offence, up to four persons."""
+    authorize(principal, "record.create")
+    return _render_form(request, {}, {})
+
+
+@router.post("/incidents/new", dependencies=[CsrfDep])
+async def record_incident(
+    request: Request, principal: WebPrincipal, session: SessionDep
+) -> Response:
+    """Record the incident, or show the form again with each message beside its field."""
+    authorize(principal, "record.create")
+    form = {key: str(value) for key, value in (await request.form()).items()}
+    try:
+        data = IncidentIn.model_validate(_incident_from_form(form))
+        incident = service.create_incident(session, audit_context(request), principal, data)
+    except ValidationError as error:
+        return _render_form(
+            request, form, _messages(request, field_errors_from_pydantic(error.errors()))
+        )
+    except DomainError as error:
+        if error.code.startswith("AUTH"):
+            raise
+        return _render_form(
+            request,
+            form,
+            _messages(request, error.errors or [FieldError(error.field or "form", error.code)]),
+        )
+    session.flush()
+    return RedirectResponse(f"/incidents/{incident.id}", status_code=303)
+
+
+def _incident_from_form(form: dict[str, str]) -> dict[str, Any]:
+    """Return the record a filled-in form describes (blank fields left out)."""
+    text = {k: v.strip() for k, v in form.items() if k != "csrf_token" and v.strip()}
+    offence: dict[str, Any] = {
+        k.split(".", 2)[2]: v for k, v in text.items() if k.startswith("offences.0.")
+    }
+    offence["attempted"] = offence.get("attempted") == "on"
+    persons = []
+    for row in range(PERSON_ROWS):
+        person = {k.split(".", 2)[2]: v for k, v in text.items() if k.startswith(f"persons.{row}.")}
+        if any(key != "role" for key in person) or person.get("role"):
+            persons.append(person)
+    record: dict[str, Any] = {k: v for k, v in text.items() if "." not in k}
+    record["restricted"] = record.get("restricted") == "on"
+    record.update(offences=[offence], persons=persons)
+    return record
+
+
+def _messages(request: Request, errors: list[FieldError]) -> dict[str, str]:
+    tr = translator(request_language(request))
+    messages: dict[str, str] = {}
+    for error in errors:
+        messages.setdefault(error.field, message_for(error.code, tr, error.params))
+    return messages
+
+
+def _render_form(request: Request, form: dict[str, str], errors: dict[str, str]) -> Response:
+    context = {
+        "form": form,
+        "errors": errors,
+        "rows": range(PERSON_ROWS),
+        "vocabularies": vocabularies(),
+    }
+    return render(request, "records/form.html", context, status=422 if errors else 200)
 
 
 @router.get("/incidents/{incident_id}")
