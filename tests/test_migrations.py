@@ -7,7 +7,7 @@ from alembic.migration import MigrationContext
 from sqlalchemy import Engine
 
 from atalaya.db import Base
-from atalaya.migrations import alembic_config
+from atalaya.migrations import alembic_config, is_described_by_models
 from atalaya.models import load_all
 from atalaya.settings import Settings
 
@@ -15,9 +15,12 @@ from atalaya.settings import Settings
 def drift(engine: Engine) -> list[object]:
     load_all()
     with engine.connect() as connection:
-        context = MigrationContext.configure(
-            connection, opts={"compare_type": True, "render_as_batch": True}
-        )
+        opts = {
+            "compare_type": True,
+            "render_as_batch": True,
+            "include_name": is_described_by_models,
+        }
+        context = MigrationContext.configure(connection, opts=opts)
         return list(compare_metadata(context, Base.metadata))
 
 

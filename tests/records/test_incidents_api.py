@@ -220,3 +220,42 @@ def test_the_summary_counts_only_what_the_caller_may_see(client: TestClient, aut
     assert_problem(
         client.get(f"{URL}/summary", params={"by": "planet"}, headers=auth("alice")), 422, "API-104"
     )
+
+
+def test_narratives_are_searched_by_word_within_jurisdiction(client: TestClient, auth) -> None:  # type: ignore[no-untyped-def]
+    record(client, auth, narrative="Disparos frente a la farmacia; el vehículo huyó hacia el sur.")
+    record(client, auth, reference="JUA-2", narrative="Riña en un bar del centro.")
+    headers = auth("bob")
+
+    def found(q: str) -> list[str]:
+        return [
+            i["reference"]
+            for i in client.get(URL, params={"q": q}, headers=headers).json()["items"]
+        ]
+
+    assert found("farmacia") == ["JUA-2026-000123"]
+    assert found("FARMACIA vehiculo") == (
+        ["JUA-2026-000123"] if client.app.state.runtime.db.engine.dialect.name == "sqlite" else []
+    )
+    assert found("bar centro") == ["JUA-2"]
+    assert found("farmacia bar") == []
+    assert found('" OR 1=1 --') == []  # not FTS syntax, not SQL: just words
+    assert [
+        i["reference"]
+        for i in client.get(URL, params={"q": "farmacia"}, headers=auth("charlie")).json()["items"]
+    ] == []
+
+
+def test_an_edited_narrative_is_found_by_its_new_words(client: TestClient, auth) -> None:  # type: ignore[no-untyped-def]
+    incident = record(client, auth, narrative="Robo de celular.")
+    client.put(
+        f"{URL}/{incident['id']}",
+        json=homicide(narrative="Asalto con navaja."),
+        headers=auth("alice"),
+    )
+
+    def refs(q: str) -> list[str]:
+        page = client.get(URL, params={"q": q}, headers=auth("alice")).json()
+        return [i["reference"] for i in page["items"]]
+
+    assert refs("navaja") == ["JUA-2026-000123"] and refs("celular") == []

@@ -5,6 +5,7 @@ from __future__ import annotations
 from alembic import context
 
 from atalaya.db import Base
+from atalaya.migrations import is_described_by_models
 from atalaya.models import load_all
 
 load_all()
@@ -17,6 +18,7 @@ with engine.connect() as connection:
         target_metadata=Base.metadata,
         render_as_batch=True,
         compare_type=True,
+        include_name=is_described_by_models,
     )
     with context.begin_transaction():
         context.run_migrations()

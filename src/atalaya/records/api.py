@@ -34,10 +34,14 @@ async def incident_filter(
     occurred_until: dt.datetime | None = None,
     iccs: Annotated[str | None, Query(max_length=6, pattern=r"^\d{2,6}$")] = None,
     status: str | None = None,
+    q: Annotated[str | None, Query(max_length=200)] = None,
 ) -> service.IncidentFilter:
-    """The list's filters, shared by the list, the summary and (in the CLI) the export."""
+    """The list's filters, shared by the list, the summary and (in the CLI) the export.
+
+    ``q`` searches the narratives (every word must occur); it needs ``record.search``.
+    """
     return service.IncidentFilter(
-        agency, area, _utc(occurred_since), _utc(occurred_until), iccs, status
+        agency, area, _utc(occurred_since), _utc(occurred_until), iccs, status, q
     )
 
 
@@ -139,6 +143,8 @@ async def summarise_incidents(
     """Counts of incidents, offences and victims by area, month, ICCS code, victims' sex
     or age group, or weapon, with the list's filters and within what you may see."""
     authorize(principal, "record.read")
+    if flt.text:
+        authorize(principal, "record.search")
     counts = summarise(session, principal, flt, by)
     items = [
         CountOut(key=c.key, incidents=c.incidents, offences=c.offences, victims=c.victims)
@@ -211,6 +217,8 @@ async def list_incidents(
 ) -> Page[IncidentOut]:
     """List the incidents you may see, newest first, filtered; persons read are audited."""
     authorize(principal, "record.read")
+    if flt.text:
+        authorize(principal, "record.search")
     stmt = service.visible_incidents(principal, flt)
     page = paginate(session, stmt, Incident.id, cursor, limit, IncidentOut.of)
     await audit_read(

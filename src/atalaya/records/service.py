@@ -34,6 +34,7 @@ from atalaya.records.models import (
 )
 from atalaya.records.rules import iccs_code_of, validate
 from atalaya.records.schema import IncidentIn
+from atalaya.records.text_search import narrative_matches, search_words
 
 
 def incident_scope(incident: Incident) -> Scope:
@@ -226,6 +227,8 @@ class IncidentFilter:
     occurred_until: dt.datetime | None = None
     iccs: str | None = None
     status: str | None = None
+    # Words that must all occur in the narrative (full-text search).
+    text: str | None = None
 
 
 def matching_incidents(flt: IncidentFilter) -> Select[Incident]:
@@ -246,6 +249,8 @@ def matching_incidents(flt: IncidentFilter) -> Select[Incident]:
         stmt = stmt.where(exists().where(Offence.incident_id == Incident.id, code))
     if flt.status:
         stmt = stmt.where(Incident.status == flt.status)
+    if flt.text and search_words(flt.text):
+        stmt = stmt.where(narrative_matches(flt.text))
     return stmt
 
 

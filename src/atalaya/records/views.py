@@ -35,16 +35,20 @@ async def incidents_page(
     status: str = "",
     since: dt.date | None = None,
     until: dt.date | None = None,
+    q: str = "",
     cursor: str | None = None,
 ) -> Response:
     """Incidents the user may see, newest first, with the list's filters."""
     authorize(principal, "record.read")
+    if q:
+        authorize(principal, "record.search")
     flt = service.IncidentFilter(
         area=area or None,
         iccs=iccs_code if iccs_code.isdigit() else None,
         status=status or None,
         occurred_since=dt.datetime.combine(since, dt.time(), dt.UTC) if since else None,
         occurred_until=dt.datetime.combine(until, dt.time(), dt.UTC) if until else None,
+        text=q[:200] or None,
     )
     stmt = service.visible_incidents(principal, flt)
     page = paginate(session, stmt, service.Incident.id, cursor, 50, lambda incident: incident)
@@ -57,6 +61,7 @@ async def incidents_page(
         "status": status,
         "since": since or "",
         "until": until or "",
+        "q": q,
     }
     return render(request, "records/list.html", {"page": page, "filters": filters, "iccs": iccs()})
 
