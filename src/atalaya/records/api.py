@@ -10,7 +10,7 @@ from pydantic import BaseModel
 
 from atalaya.accounts.authz import authorize
 from atalaya.accounts.deps import PrincipalDep, SessionDep, audit_context, audit_read
-from atalaya.records import service
+from atalaya.records import service, things
 from atalaya.records.models import Incident
 from atalaya.records.schema import (
     DocumentIn,
@@ -229,3 +229,94 @@ async def list_incidents(
 
 def _utc(moment: dt.datetime | None) -> dt.datetime | None:
     return moment.replace(tzinfo=dt.UTC) if moment and moment.tzinfo is None else moment
+
+
+class ThingHit(BaseModel):
+    incident_id: int
+    reference: str
+    agency: str
+    occurred_from: str
+    area: str
+    matched: str
+    thing: dict[str, Any]
+
+
+class ThingHits(BaseModel):
+    items: list[ThingHit]
+    total: int
+    next: None = None
+
+
+def _thing_hits(hits: list[things.Hit], model: type[BaseModel]) -> ThingHits:
+    items = [
+        ThingHit(
+            incident_id=h.incident.id,
+            reference=h.incident.reference,
+            agency=h.incident.agency.code,
+            occurred_from=h.incident.occurred_from,
+            area=h.incident.area_code,
+            matched=h.matched,
+            thing=_columns(model, h.thing),
+        )
+        for h in hits
+    ]
+    return ThingHits(items=items, total=len(items))
+
+
+@router.get("/vehicles", response_model=ThingHits)
+async def search_vehicles(
+    request: Request,
+    principal: PrincipalDep,
+    session: SessionDep,
+    plate: Annotated[str | None, Query(max_length=20)] = None,
+    vin: Annotated[str | None, Query(max_length=40)] = None,
+) -> ThingHits:
+    """Every incident you may see that records this plate or VIN (written any way)."""
+    authorize(principal, "record.read")
+    hits = things.find_vehicles(session, principal, plate=plate, vin=vin)
+    await audit_read(
+        request,
+        "vehicle.search",
+        object_type="vehicle",
+        detail={"plate": plate, "vin": vin, "hits": len(hits)},
+    )
+    return _thing_hits(hits, VehicleIn)
+
+
+@router.get("/firearms", response_model=ThingHits)
+async def search_firearms(
+    request: Request,
+    principal: PrincipalDep,
+    session: SessionDep,
+    serial: Annotated[str, Query(min_length=1, max_length=60)],
+) -> ThingHits:
+    """Every incident you may see that records a firearm with this serial number."""
+    authorize(principal, "record.read")
+    hits = things.find_firearms(session, principal, serial=serial)
+    await audit_read(
+        request,
+        "firearm.search",
+        object_type="firearm",
+        detail={"serial": serial, "hits": len(hits)},
+    )
+    return _thing_hits(hits, FirearmIn)
+
+
+@router.get("/documents", response_model=ThingHits)
+async def search_documents(
+    request: Request,
+    principal: PrincipalDep,
+    session: SessionDep,
+    number: Annotated[str, Query(min_length=1, max_length=60)],
+    issuing_country: Annotated[str | None, Query(pattern=r"^[A-Z]{2}$")] = None,
+) -> ThingHits:
+    """Every incident you may see that records an identity document with this number."""
+    authorize(principal, "record.read")
+    hits = things.find_documents(session, principal, number=number, issuing_country=issuing_country)
+    await audit_read(
+        request,
+        "document.search",
+        object_type="document",
+        detail={"number": number, "hits": len(hits)},
+    )
+    return _thing_hits(hits, DocumentIn)
