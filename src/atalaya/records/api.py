@@ -10,7 +10,7 @@ from pydantic import BaseModel
 
 from atalaya.accounts.authz import authorize
 from atalaya.accounts.deps import PrincipalDep, SessionDep, audit_context, audit_read
-from atalaya.records import service, things
+from atalaya.records import persons, service, things
 from atalaya.records.models import Incident
 from atalaya.records.schema import (
     DocumentIn,
@@ -320,3 +320,61 @@ async def search_documents(
         detail={"number": number, "hits": len(hits)},
     )
     return _thing_hits(hits, DocumentIn)
+
+
+class PersonHitOut(BaseModel):
+    score: float
+    reasons: list[str]
+    incident_id: int
+    reference: str
+    agency: str
+    occurred_from: str
+    person: PersonIn
+
+
+class PersonHits(BaseModel):
+    items: list[PersonHitOut]
+    total: int
+    next: None = None
+
+
+@router.get("/persons", response_model=PersonHits)
+async def search_persons(
+    request: Request,
+    principal: PrincipalDep,
+    session: SessionDep,
+    surnames: Annotated[str, Query(min_length=1, max_length=200)],
+    given_names: Annotated[str, Query(max_length=200)] = "",
+    date_of_birth: Annotated[str | None, Query(max_length=16)] = None,
+    sex: Annotated[str | None, Query(pattern="^(male|female)$")] = None,
+    nationality: Annotated[str | None, Query(pattern=r"^[A-Z]{2}$")] = None,
+    threshold: Annotated[float, Query(ge=0, le=100)] = persons.DEFAULT_THRESHOLD,
+) -> PersonHits:
+    """Persons in the incidents you may see whose name matches, scored, with the reasons:
+    surnames in either order or only one, particles, accents, spelling variants, typos."""
+    authorize(principal, "record.read")
+    query = persons.PersonQuery(given_names, surnames, date_of_birth, sex, nationality, threshold)
+    hits = persons.find_persons(session, principal, query)
+    await audit_read(
+        request,
+        "person.search",
+        object_type="person",
+        detail={
+            "surnames": surnames,
+            "given_names": given_names,
+            "incidents": sorted({h.incident.id for h in hits}),
+        },
+    )
+    items = [
+        PersonHitOut(
+            score=h.score,
+            reasons=h.reasons,
+            incident_id=h.incident.id,
+            reference=h.incident.reference,
+            agency=h.incident.agency.code,
+            occurred_from=h.incident.occurred_from,
+            person=PersonIn(**_columns(PersonIn, h.person)),
+        )
+        for h in hits
+    ]
+    return PersonHits(items=items, total=len(items))

@@ -6,7 +6,17 @@ from __future__ import annotations
 import datetime as dt
 from typing import Any
 
-from sqlalchemy import JSON, Boolean, Float, ForeignKey, Integer, String, Text, UniqueConstraint
+from sqlalchemy import (
+    JSON,
+    Boolean,
+    Float,
+    ForeignKey,
+    Integer,
+    String,
+    Text,
+    UniqueConstraint,
+    orm,
+)
 from sqlalchemy.orm import Mapped, WriteOnlyMapped, mapped_column, relationship
 
 from atalaya.accounts.models import Agency
@@ -98,6 +108,25 @@ class Involvement(_Part, Base):
     date_of_birth: Mapped[str | None] = mapped_column(String(16))
     nationality: Mapped[str | None] = mapped_column(String(2))
     relationship: Mapped[str | None] = mapped_column(String(40))
+
+    # Written with the person, read only by searches. (``orm.`` because a column of this
+    # class is itself called ``relationship``.)
+    name_keys: WriteOnlyMapped[PersonNameKey] = orm.relationship(
+        cascade="all, delete-orphan", passive_deletes=True
+    )
+
+
+class PersonNameKey(Base):
+    """One sound key of a person's name (``atalaya.matching.names.keys``), for finding
+    candidates before they are compared."""
+
+    __tablename__ = "person_name_keys"
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    involvement_id: Mapped[int] = mapped_column(
+        ForeignKey("involvements.id", ondelete="CASCADE"), index=True
+    )
+    key: Mapped[str] = mapped_column(String(40), index=True)
 
 
 class Vehicle(_Part, Base):

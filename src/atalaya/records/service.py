@@ -22,6 +22,7 @@ from atalaya.matching.identifiers import (
     normalise_serial,
     normalise_vin,
 )
+from atalaya.matching.names import keys
 from atalaya.records.dates import parse_partial_date
 from atalaya.records.models import (
     Firearm,
@@ -30,6 +31,7 @@ from atalaya.records.models import (
     IncidentVersion,
     Involvement,
     Offence,
+    PersonNameKey,
     Vehicle,
 )
 from atalaya.records.rules import iccs_code_of, validate
@@ -157,12 +159,17 @@ def _apply(incident: Incident, data: IncidentIn, area: Area) -> None:
     incident.place_type, incident.status = data.place_type, data.status
     incident.narrative, incident.restricted = data.narrative, data.restricted
     incident.offences = [_offence(i, data) for i in range(len(data.offences))]
-    incident.persons = [
-        Involvement(position=i, **p.model_dump()) for i, p in enumerate(data.persons)
-    ]
+    incident.persons = [_person(i, p.model_dump()) for i, p in enumerate(data.persons)]
     incident.vehicles = [_vehicle(i, v.model_dump()) for i, v in enumerate(data.vehicles)]
     incident.firearms = [_firearm(i, f.model_dump()) for i, f in enumerate(data.firearms)]
     incident.documents = [_document(i, d.model_dump()) for i, d in enumerate(data.documents)]
+
+
+def _person(index: int, values: dict[str, Any]) -> Involvement:
+    person = Involvement(position=index, **values)
+    name_keys = keys(values.get("given_names") or "", values.get("surnames") or "")
+    person.name_keys.add_all(PersonNameKey(key=key) for key in sorted(name_keys))
+    return person
 
 
 def _offence(index: int, data: IncidentIn) -> Offence:

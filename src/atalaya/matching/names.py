@@ -1,0 +1,90 @@
+"""Latin-American personal names: normalised, keyed for retrieval, and compared.
+
+People carry one or two given names and one or two surnames (father's, then mother's;
+in Brazil, mother's then father's), with particles (de, del, de la, dos, da...), accents
+that are often dropped, and spelling that varies (Yañez/Yanes, Jiménez/Giménez,
+Vásquez/Vázquez). A name is reduced to its words without accents, case or particles;
+each word also has a sound key, so that variants and most typos meet.
+"""
+
+from __future__ import annotations
+
+import re
+import unicodedata
+from dataclasses import dataclass
+
+from rapidfuzz import fuzz
+
+PARTICLES = frozenset(
+    {"de", "del", "la", "las", "los", "da", "das", "do", "dos", "y", "e", "van", "von"}
+)
+# Spanish and Portuguese spelling that sounds alike, rewritten one way (order matters).
+_SOUNDS = [
+    (r"^h", ""), (r"([^c])h", r"\1"), (r"ll", "y"), (r"qu", "k"), (r"c([eiy])", r"s\1"),
+    (r"c", "k"), (r"z", "s"), (r"v", "b"), (r"g([eiy])", r"j\1"), (r"x", "j"),
+    (r"ph", "f"), (r"w", "u"), (r"(.)\1+", r"\1"), (r"y$", "i"), (r"ss", "s"),
+]  # fmt: skip
+
+
+def words(text: str) -> list[str]:
+    """Return the words of a name: no accents, no case, no particles."""
+    folded = unicodedata.normalize("NFKD", text).encode("ascii", "ignore").decode().lower()
+    return [w for w in re.split(r"[^a-z]+", folded) if w and w not in PARTICLES]
+
+
+def sound(word: str) -> str:
+    """Return the sound key of a normalised word (``vazquez`` and ``vasques`` agree)."""
+    for pattern, replacement in _SOUNDS:
+        word = re.sub(pattern, replacement, word)
+    return word
+
+
+@dataclass(frozen=True)
+class NameMatch:
+    score: float  # 0 to 100
+    reasons: list[str]
+
+
+def compare(query_given: str, query_surnames: str, given: str, surnames: str) -> NameMatch:
+    """Return how well a recorded name matches the one searched, and why.
+
+    Surnames weigh more than given names; their order does not matter (either surname
+    may come first, or only one be given); each word is matched to its best partner,
+    exactly, by sound, or within a typo.
+    """
+    reasons: list[str] = []
+    surname_score = _align(words(query_surnames), words(surnames), "surname", reasons)
+    given_score = _align(words(query_given), words(given), "given name", reasons)
+    if not words(query_given):
+        return NameMatch(round(surname_score, 1), reasons)
+    return NameMatch(round(0.6 * surname_score + 0.4 * given_score, 1), reasons)
+
+
+def _align(query: list[str], recorded: list[str], part: str, reasons: list[str]) -> float:
+    """Return the mean best score of each searched word among the recorded ones."""
+    if not query:
+        return 100.0
+    if not recorded:
+        return 0.0
+    total = 0.0
+    for word in query:
+        best, how, partner = max(((*_pair(word, r), r) for r in recorded), key=lambda t: t[0])
+        total += best
+        reasons.append(f"{part} {word!r} {how} {partner!r}")
+    return total / len(query)
+
+
+def _pair(a: str, b: str) -> tuple[float, str]:
+    if a == b:
+        return 100.0, "equals"
+    if sound(a) == sound(b):
+        return 95.0, "sounds like"
+    if b.startswith(a) or a.startswith(b):
+        return 90.0 if min(len(a), len(b)) >= 4 else 60.0, "is short for"
+    ratio = fuzz.ratio(a, b)
+    return (ratio, "is close to") if ratio >= 75 else (ratio * 0.5, "differs from")
+
+
+def keys(given: str, surnames: str) -> set[str]:
+    """Return the retrieval keys of a name: the sound key of each of its words."""
+    return {sound(w) for w in words(given) + words(surnames)}
