@@ -61,11 +61,17 @@ def compare(query_given: str, query_surnames: str, given: str, surnames: str) ->
 
 
 def _align(query: list[str], recorded: list[str], part: str, reasons: list[str]) -> float:
-    """Return the mean best score of each searched word among the recorded ones."""
+    """Return the mean best score of each word of the shorter side among the other's.
+
+    Aligning the shorter side lets one surname (or one given name) stand for two, on
+    either side: "Juan Pérez" is "Juan Carlos Pérez López" as far as it goes.
+    """
     if not query:
         return 100.0
     if not recorded:
         return 0.0
+    if len(recorded) < len(query):
+        query, recorded = recorded, query
     total = 0.0
     for word in query:
         best, how, partner = max(((*_pair(word, r), r) for r in recorded), key=lambda t: t[0])
