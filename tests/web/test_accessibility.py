@@ -60,6 +60,7 @@ def audit_page(html: str) -> Controls:
         ("bob", "/account/tokens"),
         ("bob", "/incidents"),
         ("alice", "/incidents/new"),
+        ("bob", "/search"),
     ],
 )
 def test_pages_label_every_control_and_have_landmarks(client: TestClient, who, path) -> None:  # type: ignore[no-untyped-def]

@@ -15,7 +15,7 @@ from atalaya.accounts.views import CsrfDep, WebPrincipal
 from atalaya.classification.iccs import iccs
 from atalaya.errors import DomainError, FieldError, field_errors_from_pydantic, message_for
 from atalaya.i18n import translator
-from atalaya.records import service
+from atalaya.records import persons, service, things
 from atalaya.records.schema import IncidentIn
 from atalaya.records.vocabularies import vocabularies
 from atalaya.web.language import request_language
@@ -156,3 +156,71 @@ async def incident_page(
     )
     context = {"incident": incident, "versions": versions, "iccs": iccs()}
     return render(request, "records/detail.html", context)
+
+
+@router.get("/search")
+async def search_page(
+    request: Request,
+    principal: WebPrincipal,
+    session: SessionDep,
+    surnames: str = "",
+    given_names: str = "",
+    date_of_birth: str = "",
+    plate: str = "",
+    vin: str = "",
+    serial: str = "",
+    number: str = "",
+) -> Response:
+    """Search persons, vehicles, firearms and documents across the incidents one may see;
+    each hit links to the incident it appears in."""
+    authorize(principal, "record.read")
+    person_hits: list[persons.PersonHit] = []
+    thing_hits: list[things.Hit] = []
+    if surnames.strip():
+        query = persons.PersonQuery(given_names[:200], surnames[:200], date_of_birth[:16] or None)
+        person_hits = persons.find_persons(session, principal, query)
+    if plate.strip() or vin.strip():
+        thing_hits += things.find_vehicles(session, principal, plate=plate[:20], vin=vin[:40])
+    if serial.strip():
+        thing_hits += things.find_firearms(session, principal, serial=serial[:60])
+    if number.strip():
+        thing_hits += things.find_documents(
+            session, principal, number=number[:60], issuing_country=None
+        )
+    searched = {
+        k: v
+        for k, v in {
+            "surnames": surnames,
+            "given_names": given_names,
+            "plate": plate,
+            "vin": vin,
+            "serial": serial,
+            "number": number,
+        }.items()
+        if v
+    }
+    if searched:
+        incidents = sorted(
+            {h.incident.id for h in person_hits} | {h.incident.id for h in thing_hits}
+        )
+        await audit_read(
+            request,
+            "search",
+            object_type="incident",
+            detail={"searched": searched, "incidents": incidents},
+        )
+    context = {
+        "form": {
+            "surnames": surnames,
+            "given_names": given_names,
+            "date_of_birth": date_of_birth,
+            "plate": plate,
+            "vin": vin,
+            "serial": serial,
+            "number": number,
+        },
+        "person_hits": person_hits,
+        "thing_hits": thing_hits,
+        "searched": bool(searched),
+    }
+    return render(request, "records/search.html", context)
