@@ -94,7 +94,6 @@ class DomainError(Exception):
     field: str | None = None
     params: dict[str, object] = dataclasses.field(default_factory=dict)
     errors: list[FieldError] = dataclasses.field(default_factory=list)
-    headers: dict[str, str] = dataclasses.field(default_factory=dict)
 
     def __post_init__(self) -> None:
         if self.code not in CODES:

@@ -18,7 +18,7 @@ from atalaya.accounts.credentials import Credentials, new_session_key, token_dig
 from atalaya.accounts.models import Lockout, LoginFailure, User, WebSession
 from atalaya.audit import service as audit
 from atalaya.audit.service import Actor, AuditContext, Outcome
-from atalaya.db import utcnow
+from atalaya.db import as_utc, utcnow
 from atalaya.errors import DomainError
 from atalaya.settings import Settings
 
@@ -169,7 +169,7 @@ def _locked_for(session: Session, username: str, address: str) -> dt.timedelta |
     now = utcnow()
     if until is None:
         return None
-    until = until.replace(tzinfo=dt.UTC) if until.tzinfo is None else until
+    until = as_utc(until)
     return until - now if until > now else None
 
 

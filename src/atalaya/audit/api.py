@@ -12,6 +12,7 @@ from atalaya.accounts.authz import Principal, authorize
 from atalaya.accounts.deps import PrincipalDep, SessionDep, audit_read
 from atalaya.audit import service as audit
 from atalaya.audit.models import AuditEntry
+from atalaya.db import as_utc
 from atalaya.web.pagination import MAX_LIMIT, Page, paginate
 from atalaya.web.problems import PROBLEM_RESPONSES
 
@@ -56,13 +57,6 @@ class AuditEntryOut(BaseModel):
             prev_hash=e.prev_hash,
             hash=e.hash,
         )
-
-
-def as_utc(value: dt.datetime | None) -> dt.datetime | None:
-    """Return ``value`` in UTC; a time given without a zone is taken as UTC."""
-    if value is None or value.tzinfo is not None:
-        return value
-    return value.replace(tzinfo=dt.UTC)
 
 
 def is_country_wide(principal: Principal) -> bool:

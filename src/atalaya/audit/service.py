@@ -7,7 +7,7 @@ import datetime as dt
 import hashlib
 import json
 from collections.abc import Callable, Iterator, Mapping, Sequence
-from dataclasses import dataclass, field
+from dataclasses import dataclass
 from enum import StrEnum
 from typing import Any
 
@@ -67,7 +67,6 @@ class AuditContext:
     actor: Actor = ANONYMOUS
     request_id: str | None = None
     client_address: str | None = None
-    extra: dict[str, Any] = field(default_factory=dict)
 
 
 def draft(

@@ -11,6 +11,7 @@ from atalaya.errors import DomainError
 from atalaya.geo.models import Area, AreaCode
 from atalaya.geo.service import children, get_area
 from atalaya.web.language import request_language
+from atalaya.web.pagination import Page
 from atalaya.web.problems import PROBLEM_RESPONSES
 
 router = APIRouter(prefix="/api/v1", tags=["areas"], responses=PROBLEM_RESPONSES)
@@ -39,20 +40,16 @@ def _out(session: SessionDep, area: Area, language: str) -> AreaOut:
     )
 
 
-class AreaList(BaseModel):
-    items: list[AreaOut]
-    total: int
-    next: str | None = None
-
-
-@router.get("/areas", response_model=AreaList)
-async def list_areas(request: Request, session: SessionDep, parent: str | None = None) -> AreaList:
+@router.get("/areas", response_model=Page[AreaOut])
+async def list_areas(
+    request: Request, session: SessionDep, parent: str | None = None
+) -> Page[AreaOut]:
     """List the areas directly under ``parent`` (the countries when it is omitted)."""
     if parent:
         get_area(session, parent)
     lang = request_language(request)
     items = [_out(session, a, lang) for a in children(session, parent)]
-    return AreaList(items=items, total=len(items))
+    return Page[AreaOut](items=items, total=len(items), next=None)
 
 
 @router.get("/areas/{code}", response_model=AreaOut)

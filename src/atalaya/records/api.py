@@ -10,6 +10,7 @@ from pydantic import BaseModel
 
 from atalaya.accounts.authz import authorize
 from atalaya.accounts.deps import PrincipalDep, SessionDep, audit_context, audit_read
+from atalaya.db import as_utc
 from atalaya.records import persons, service, things
 from atalaya.records.models import Incident
 from atalaya.records.schema import (
@@ -41,7 +42,7 @@ async def incident_filter(
     ``q`` searches the narratives (every word must occur); it needs ``record.search``.
     """
     return service.IncidentFilter(
-        agency, area, _utc(occurred_since), _utc(occurred_until), iccs, status, q
+        agency, area, as_utc(occurred_since), as_utc(occurred_until), iccs, status, q
     )
 
 
@@ -227,10 +228,6 @@ async def list_incidents(
     return page
 
 
-def _utc(moment: dt.datetime | None) -> dt.datetime | None:
-    return moment.replace(tzinfo=dt.UTC) if moment and moment.tzinfo is None else moment
-
-
 class ThingHit(BaseModel):
     incident_id: int
     reference: str
@@ -241,13 +238,7 @@ class ThingHit(BaseModel):
     thing: dict[str, Any]
 
 
-class ThingHits(BaseModel):
-    items: list[ThingHit]
-    total: int
-    next: None = None
-
-
-def _thing_hits(hits: list[things.Hit], model: type[BaseModel]) -> ThingHits:
+def _thing_hits(hits: list[things.Hit], model: type[BaseModel]) -> Page[ThingHit]:
     items = [
         ThingHit(
             incident_id=h.incident.id,
@@ -260,17 +251,17 @@ def _thing_hits(hits: list[things.Hit], model: type[BaseModel]) -> ThingHits:
         )
         for h in hits
     ]
-    return ThingHits(items=items, total=len(items))
+    return Page[ThingHit](items=items, total=len(items), next=None)
 
 
-@router.get("/vehicles", response_model=ThingHits)
+@router.get("/vehicles", response_model=Page[ThingHit])
 async def search_vehicles(
     request: Request,
     principal: PrincipalDep,
     session: SessionDep,
     plate: Annotated[str | None, Query(max_length=20)] = None,
     vin: Annotated[str | None, Query(max_length=40)] = None,
-) -> ThingHits:
+) -> Page[ThingHit]:
     """Every incident you may see that records this plate or VIN (written any way)."""
     authorize(principal, "record.read")
     hits = things.find_vehicles(session, principal, plate=plate, vin=vin)
@@ -283,13 +274,13 @@ async def search_vehicles(
     return _thing_hits(hits, VehicleIn)
 
 
-@router.get("/firearms", response_model=ThingHits)
+@router.get("/firearms", response_model=Page[ThingHit])
 async def search_firearms(
     request: Request,
     principal: PrincipalDep,
     session: SessionDep,
     serial: Annotated[str, Query(min_length=1, max_length=60)],
-) -> ThingHits:
+) -> Page[ThingHit]:
     """Every incident you may see that records a firearm with this serial number."""
     authorize(principal, "record.read")
     hits = things.find_firearms(session, principal, serial=serial)
@@ -302,14 +293,14 @@ async def search_firearms(
     return _thing_hits(hits, FirearmIn)
 
 
-@router.get("/documents", response_model=ThingHits)
+@router.get("/documents", response_model=Page[ThingHit])
 async def search_documents(
     request: Request,
     principal: PrincipalDep,
     session: SessionDep,
     number: Annotated[str, Query(min_length=1, max_length=60)],
     issuing_country: Annotated[str | None, Query(pattern=r"^[A-Z]{2}$")] = None,
-) -> ThingHits:
+) -> Page[ThingHit]:
     """Every incident you may see that records an identity document with this number."""
     authorize(principal, "record.read")
     hits = things.find_documents(session, principal, number=number, issuing_country=issuing_country)
@@ -332,13 +323,7 @@ class PersonHitOut(BaseModel):
     person: PersonIn
 
 
-class PersonHits(BaseModel):
-    items: list[PersonHitOut]
-    total: int
-    next: None = None
-
-
-@router.get("/persons", response_model=PersonHits)
+@router.get("/persons", response_model=Page[PersonHitOut])
 async def search_persons(
     request: Request,
     principal: PrincipalDep,
@@ -349,7 +334,7 @@ async def search_persons(
     sex: Annotated[str | None, Query(pattern="^(male|female)$")] = None,
     nationality: Annotated[str | None, Query(pattern=r"^[A-Z]{2}$")] = None,
     threshold: Annotated[float, Query(ge=0, le=100)] = persons.DEFAULT_THRESHOLD,
-) -> PersonHits:
+) -> Page[PersonHitOut]:
     """Persons in the incidents you may see whose name matches, scored, with the reasons:
     surnames in either order or only one, particles, accents, spelling variants, typos."""
     authorize(principal, "record.read")
@@ -377,4 +362,4 @@ async def search_persons(
         )
         for h in hits
     ]
-    return PersonHits(items=items, total=len(items))
+    return Page[PersonHitOut](items=items, total=len(items), next=None)

@@ -15,6 +15,7 @@ from atalaya.accounts.models import AgencyLevel, Role
 from atalaya.accounts.service import get_agency
 from atalaya.audit import service as audit
 from atalaya.clitools import cli_context, reports_errors, runtime, unit_of_work
+from atalaya.db import as_utc
 from atalaya.records.exports import WRITERS
 from atalaya.records.formats import FORMATS
 from atalaya.records.imports import ImportReport, import_records
@@ -93,7 +94,7 @@ def export_command(
     if format not in WRITERS:
         typer.echo(f"API-104 [format]: use one of {', '.join(WRITERS)}", err=True)
         raise typer.Exit(1)
-    flt = IncidentFilter(agency, area, _utc(since), _utc(until), iccs, status)
+    flt = IncidentFilter(agency, area, as_utc(since), as_utc(until), iccs, status)
     rt = runtime()
     with unit_of_work(rt) as session:
         out = output.open("w", encoding="utf-8", newline="") if output else sys.stdout
@@ -110,7 +111,3 @@ def export_command(
             detail={"format": format, "count": count, "filters": str(flt)},
         )
     typer.echo(f"{count} incidents exported", err=True)
-
-
-def _utc(moment: dt.datetime | None) -> dt.datetime | None:
-    return moment.replace(tzinfo=dt.UTC) if moment and moment.tzinfo is None else moment

@@ -15,6 +15,7 @@ from dataclasses import dataclass
 
 from atalaya.classification.crosswalks import SCHEMES, crosswalk
 from atalaya.classification.iccs import iccs
+from atalaya.db import as_utc
 from atalaya.errors import FieldError
 from atalaya.matching.identifiers import normalise_vin, vin_is_valid
 from atalaya.records.dates import PartialDate, parse_partial_date
@@ -81,7 +82,7 @@ def nothing_in_the_future(incident: IncidentIn, now: dt.datetime) -> Iterator[Fi
         span = _date(getattr(incident, name))
         if span and span.earliest > now:
             yield FieldError(name, "REC-102")
-    if incident.reported_at and _utc(incident.reported_at) > now:
+    if incident.reported_at and as_utc(incident.reported_at) > now:
         yield FieldError("reported_at", "REC-102")
 
 
@@ -95,7 +96,7 @@ def end_not_before_start(incident: IncidentIn, now: dt.datetime) -> Iterator[Fie
 @rule("REC-114")
 def reported_after_it_happened(incident: IncidentIn, now: dt.datetime) -> Iterator[FieldError]:
     start = _date(incident.occurred_from)
-    if start and incident.reported_at and _utc(incident.reported_at) < start.earliest:
+    if start and incident.reported_at and as_utc(incident.reported_at) < start.earliest:
         yield FieldError("reported_at", "REC-114")
 
 
@@ -251,7 +252,3 @@ def _known_codes(incident: IncidentIn) -> Iterator[tuple[int, str]]:
         code = iccs_code_of(i, incident)
         if code and iccs().get(code) is not None:
             yield i, code
-
-
-def _utc(moment: dt.datetime) -> dt.datetime:
-    return moment if moment.tzinfo else moment.replace(tzinfo=dt.UTC)

@@ -13,7 +13,7 @@ from atalaya.accounts.authz import RANK, Principal, Scope, authorize
 from atalaya.accounts.models import Agency, AgencyLevel
 from atalaya.audit import service as audit
 from atalaya.audit.service import AuditContext
-from atalaya.db import utcnow
+from atalaya.db import as_utc, utcnow
 from atalaya.errors import DomainError, FieldError
 from atalaya.geo.models import Area
 from atalaya.matching.identifiers import (
@@ -153,7 +153,7 @@ def _apply(incident: Incident, data: IncidentIn, area: Area) -> None:
     incident.reference = data.reference
     incident.occurred_from, incident.occurred_to = data.occurred_from, data.occurred_to
     incident.occurred_start, incident.occurred_end = start.earliest, end.latest
-    incident.reported_at = _utc(data.reported_at)
+    incident.reported_at = as_utc(data.reported_at)
     incident.area_code, incident.area_path = area.code, area.path
     incident.latitude, incident.longitude = data.latitude, data.longitude
     incident.place_type, incident.status = data.place_type, data.status
@@ -211,12 +211,6 @@ def _snapshot(incident: Incident, data: IncidentIn, who: Principal) -> None:
             agency_code=who.agency_code,
         )
     )
-
-
-def _utc(moment: dt.datetime | None) -> dt.datetime | None:
-    if moment is None:
-        return None
-    return moment if moment.tzinfo else moment.replace(tzinfo=dt.UTC)
 
 
 def get_incident(session: Session, incident_id: int) -> Incident:

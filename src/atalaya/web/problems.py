@@ -85,7 +85,7 @@ def problem_response(request: Request, error: DomainError) -> JSONResponse:
         "request_id": getattr(request.state, "request_id", None),
         "errors": [_field_error(e, tr) for e in _field_errors(error)],
     }
-    headers = dict(error.headers)
+    headers: dict[str, str] = {}
     if error.code == "AUTH-105":
         headers["Retry-After"] = str(int(str(error.params.get("minutes", 15))) * 60)
     if error.status == 401:
