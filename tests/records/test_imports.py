@@ -81,20 +81,21 @@ def test_a_failure_mid_batch_leaves_whole_batches_and_a_rerun_completes(
 ) -> None:  # type: ignore[no-untyped-def]
     path = jsonl(tmp_path / "in.jsonl", [homicide(reference=f"C-{i}") for i in range(5)])
     officer = juarez_officer(session)
-    real_store = imports.store_incident
+    real_store = imports.store_new
     calls = {"n": 0}
 
-    def crash_on_the_fourth(*args, **kwargs):  # type: ignore[no-untyped-def]
+    def crash_after_writing_the_second_batch(*args, **kwargs):  # type: ignore[no-untyped-def]
         calls["n"] += 1
-        if calls["n"] == 4:
-            raise RuntimeError("killed")
-        return real_store(*args, **kwargs)
+        refused = real_store(*args, **kwargs)
+        if calls["n"] == 2:
+            raise RuntimeError("killed")  # its rows are written but not committed
+        return refused
 
-    monkeypatch.setattr(imports, "store_incident", crash_on_the_fourth)
+    monkeypatch.setattr(imports, "store_new", crash_after_writing_the_second_batch)
     with pytest.raises(RuntimeError):
         import_records(db.sessions, officer, TEST_CONTEXT, read_jsonl(path), batch_size=2)
     assert incidents(session) == 2  # the first batch, whole; nothing of the second
-    monkeypatch.setattr(imports, "store_incident", real_store)
+    monkeypatch.setattr(imports, "store_new", real_store)
     rerun = import_records(db.sessions, officer, TEST_CONTEXT, read_jsonl(path), batch_size=2)
     assert (rerun.stored, rerun.unchanged) == (3, 2)
     assert incidents(session) == 5

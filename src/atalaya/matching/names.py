@@ -12,6 +12,8 @@ from __future__ import annotations
 import re
 import unicodedata
 from dataclasses import dataclass
+from functools import lru_cache
+from itertools import combinations
 
 from rapidfuzz import fuzz
 
@@ -32,6 +34,7 @@ def words(text: str) -> list[str]:
     return [w for w in re.split(r"[^a-z]+", folded) if w and w not in PARTICLES]
 
 
+@lru_cache(maxsize=65536)
 def sound(word: str) -> str:
     """Return the sound key of a normalised word (``vazquez`` and ``vasques`` agree)."""
     for pattern, replacement in _SOUNDS:
@@ -91,6 +94,33 @@ def _pair(a: str, b: str) -> tuple[float, str]:
     return (ratio, "is close to") if ratio >= 75 else (ratio * 0.5, "differs from")
 
 
+# A name longer than this many words is keyed on its first ones (a name field holds
+# at most 200 characters; this bounds the pairs a hostile or garbled name can produce).
+MAX_KEYED_WORDS = 8
+MAX_KEY_LENGTH = 30
+PAIR = "+"
+
+
+def sounds(given: str, surnames: str) -> list[str]:
+    """Return the distinct sound keys of a name's words, sorted."""
+    found = {sound(w)[:MAX_KEY_LENGTH] for w in (words(given) + words(surnames))[:MAX_KEYED_WORDS]}
+    return sorted(found)
+
+
 def keys(given: str, surnames: str) -> set[str]:
-    """Return the retrieval keys of a name: the sound key of each of its words."""
-    return {sound(w) for w in words(given) + words(surnames)}
+    """Return the retrieval keys stored for a name.
+
+    Each word's sound key, and each pair of them (``garsia+lopes``). A search by two or
+    more words looks candidates up by pairs, which are selective even among millions of
+    people (few share two name words by chance); a search by one word uses the words.
+    """
+    single = sounds(given, surnames)
+    return set(single) | {a + PAIR + b for a, b in combinations(single, 2)}
+
+
+def query_keys(given: str, surnames: str) -> tuple[set[str], bool]:
+    """Return the keys to look a searched name up by, and whether they are pairs."""
+    single = sounds(given, surnames)
+    if len(single) >= 2:
+        return {a + PAIR + b for a, b in combinations(single, 2)}, True
+    return set(single), False

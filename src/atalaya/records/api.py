@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 import datetime as dt
-from typing import Annotated, Any
+from typing import Annotated, Any, Generic, TypeVar
 
 from fastapi import APIRouter, Depends, Query, Request
 from pydantic import BaseModel
@@ -11,7 +11,8 @@ from pydantic import BaseModel
 from atalaya.accounts.authz import authorize
 from atalaya.accounts.deps import PrincipalDep, SessionDep, audit_context, audit_read
 from atalaya.db import as_utc
-from atalaya.records import persons, service, things
+from atalaya.records import appearances, persons, service, things
+from atalaya.records.appearances import PersonAppearances, ThingAppearances
 from atalaya.records.models import Incident
 from atalaya.records.schema import (
     DocumentIn,
@@ -363,3 +364,155 @@ async def search_persons(
         for h in hits
     ]
     return Page[PersonHitOut](items=items, total=len(items), next=None)
+
+
+class IncidentRef(BaseModel):
+    """The incident a person or thing is recorded in."""
+
+    id: int
+    reference: str
+    agency: str
+    occurred_from: str
+    area: str
+
+    @classmethod
+    def of(cls, incident: Incident) -> IncidentRef:
+        return cls(
+            id=incident.id,
+            reference=incident.reference,
+            agency=incident.agency.code,
+            occurred_from=incident.occurred_from,
+            area=incident.area_code,
+        )
+
+
+class PersonAppearanceOut(BaseModel):
+    id: int
+    incident: IncidentRef
+    person: PersonIn
+    score: float
+    reasons: list[str]
+
+
+class PersonOut(BaseModel):
+    id: int
+    incident: IncidentRef
+    person: PersonIn
+    appearances: list[PersonAppearanceOut]
+
+    @classmethod
+    def of(cls, found: PersonAppearances) -> PersonOut:
+        return cls(
+            id=found.person.id,
+            incident=IncidentRef.of(found.incident),
+            person=PersonIn(**_columns(PersonIn, found.person)),
+            appearances=[
+                PersonAppearanceOut(
+                    id=h.person.id,
+                    incident=IncidentRef.of(h.incident),
+                    person=PersonIn(**_columns(PersonIn, h.person)),
+                    score=h.score,
+                    reasons=h.reasons,
+                )
+                for h in found.others
+            ],
+        )
+
+
+@router.get("/persons/{person_id}", response_model=PersonOut)
+async def read_person(
+    person_id: RowId, request: Request, principal: PrincipalDep, session: SessionDep
+) -> PersonOut:
+    """A person as recorded in an incident (``id`` as in search results), and the other
+    records of the same person in the incidents you may see, each scored with the
+    reasons. Not found unless the person's incident is one you may see; audited."""
+    found = appearances.of_person(session, principal, person_id)
+    out = PersonOut.of(found)
+    await audit_read(
+        request,
+        "person.read",
+        object_type="person",
+        object_id=person_id,
+        detail={"incidents": found.incident_ids},
+    )
+    return out
+
+
+Thing = TypeVar("Thing", VehicleIn, FirearmIn, DocumentIn)
+
+
+class ThingAppearanceOut(BaseModel, Generic[Thing]):
+    id: int
+    incident: IncidentRef
+    matched: str
+    thing: Thing
+
+
+class ThingOut(BaseModel, Generic[Thing]):
+    id: int
+    incident: IncidentRef
+    thing: Thing
+    appearances: list[ThingAppearanceOut[Thing]]
+
+
+def _thing_out(found: ThingAppearances, model: type[Thing]) -> ThingOut[Thing]:
+    return ThingOut(
+        id=found.thing.id,
+        incident=IncidentRef.of(found.incident),
+        thing=model(**_columns(model, found.thing)),
+        appearances=[
+            ThingAppearanceOut(
+                id=h.thing.id,
+                incident=IncidentRef.of(h.incident),
+                matched=h.matched,
+                thing=model(**_columns(model, h.thing)),
+            )
+            for h in found.others
+        ],
+    )
+
+
+async def _audit_thing(request: Request, kind: str, found: ThingAppearances) -> None:
+    await audit_read(
+        request,
+        f"{kind}.read",
+        object_type=kind,
+        object_id=found.thing.id,
+        detail={"incidents": found.incident_ids},
+    )
+
+
+@router.get("/vehicles/{vehicle_id}", response_model=ThingOut[VehicleIn])
+async def read_vehicle(
+    vehicle_id: RowId, request: Request, principal: PrincipalDep, session: SessionDep
+) -> ThingOut[VehicleIn]:
+    """A vehicle as recorded in an incident, and the other records with its VIN, or its
+    plate in the same area, in the incidents you may see; audited."""
+    found = appearances.of_vehicle(session, principal, vehicle_id)
+    out = _thing_out(found, VehicleIn)
+    await _audit_thing(request, "vehicle", found)
+    return out
+
+
+@router.get("/firearms/{firearm_id}", response_model=ThingOut[FirearmIn])
+async def read_firearm(
+    firearm_id: RowId, request: Request, principal: PrincipalDep, session: SessionDep
+) -> ThingOut[FirearmIn]:
+    """A firearm as recorded in an incident, and the other records with its serial number
+    in the incidents you may see; audited."""
+    found = appearances.of_firearm(session, principal, firearm_id)
+    out = _thing_out(found, FirearmIn)
+    await _audit_thing(request, "firearm", found)
+    return out
+
+
+@router.get("/documents/{document_id}", response_model=ThingOut[DocumentIn])
+async def read_document(
+    document_id: RowId, request: Request, principal: PrincipalDep, session: SessionDep
+) -> ThingOut[DocumentIn]:
+    """An identity document as recorded in an incident, and the other records with its
+    number (and issuing country) in the incidents you may see; audited."""
+    found = appearances.of_document(session, principal, document_id)
+    out = _thing_out(found, DocumentIn)
+    await _audit_thing(request, "document", found)
+    return out

@@ -10,6 +10,7 @@ import calendar
 import datetime as dt
 import re
 from dataclasses import dataclass
+from functools import lru_cache
 
 _PATTERN = re.compile(
     r"^(?P<y>\d{4})(?:-(?P<m>\d{2})(?:-(?P<d>\d{2})(?:T(?P<H>\d{2}):(?P<M>\d{2}))?)?)?$"
@@ -25,6 +26,7 @@ class PartialDate:
     latest: dt.datetime
 
 
+@lru_cache(maxsize=8192)
 def parse_partial_date(text: str) -> PartialDate | None:
     """Return the span of ``text``, or ``None`` if it is not a valid partial date."""
     match = _PATTERN.match(text.strip())

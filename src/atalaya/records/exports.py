@@ -1,5 +1,5 @@
 """Writing incidents out: ``jsonl`` (lossless, importable again) and ``csv`` (one row
-per offence, the incident's fields repeated, for spreadsheets)."""
+per incident, for spreadsheets, importable again too)."""
 
 from __future__ import annotations
 
@@ -8,34 +8,28 @@ import json
 from collections.abc import Iterator
 from typing import IO, Any
 
-from sqlalchemy import Select, select
+from sqlalchemy import Select, func, select
 from sqlalchemy.orm import Session
 
-from atalaya.records.models import Incident, IncidentVersion
-
-CSV_COLUMNS = (
-    "agency",
-    "reference",
-    "version",
-    "occurred_from",
-    "occurred_to",
-    "reported_at",
-    "area",
-    "latitude",
-    "longitude",
-    "place_type",
-    "status",
-    "offence",
-    "iccs",
-    "national_scheme",
-    "national_code",
-    "attempted",
-    "weapon",
-    "context",
-    "victims",
-    "suspects",
-    "arrested",
+from atalaya.records import csv_format
+from atalaya.records.models import (
+    Firearm,
+    IdentityDocument,
+    Incident,
+    IncidentVersion,
+    Involvement,
+    Offence,
+    Vehicle,
 )
+
+# The table of each repeated part, to find how many column groups an export needs.
+PART_TABLES = {
+    "offences": Offence.__table__,
+    "persons": Involvement.__table__,
+    "vehicles": Vehicle.__table__,
+    "firearms": Firearm.__table__,
+    "documents": IdentityDocument.__table__,
+}
 
 
 def _latest(
@@ -73,43 +67,29 @@ def write_jsonl(session: Session, stmt: Select[Incident], out: IO[str], batch: i
 
 
 def write_csv(session: Session, stmt: Select[Incident], out: IO[str], batch: int = 500) -> int:
-    """Write one row per offence (the documented ``CSV_COLUMNS``); return incidents written."""
-    writer = csv.DictWriter(out, CSV_COLUMNS, lineterminator="\n")
+    """Write one row per incident, as last recorded, in the layout ``records import
+    --format csv`` reads (``csv_format``, docs/records.md); return how many."""
+    groups = _most_parts(session, stmt)
+    writer = csv.DictWriter(out, csv_format.columns(groups), lineterminator="\n")
     writer.writeheader()
     count = 0
-    for incident, _ in _latest(session, stmt, batch):
-        roles = [p.role for p in incident.persons]
-        common = {
-            "agency": incident.agency.code,
-            "reference": incident.reference,
-            "version": incident.version,
-            "occurred_from": incident.occurred_from,
-            "occurred_to": incident.occurred_to or "",
-            "reported_at": incident.reported_at.isoformat() if incident.reported_at else "",
-            "area": incident.area_code,
-            "latitude": incident.latitude or "",
-            "longitude": incident.longitude or "",
-            "place_type": incident.place_type or "",
-            "status": incident.status,
-            "victims": roles.count("victim"),
-            "suspects": roles.count("suspect"),
-            "arrested": roles.count("arrested"),
-        }
-        for offence in incident.offences:
-            writer.writerow(
-                common
-                | {
-                    "offence": offence.position + 1,
-                    "iccs": offence.iccs_code,
-                    "national_scheme": offence.national_scheme or "",
-                    "national_code": offence.national_code or "",
-                    "attempted": "yes" if offence.attempted else "no",
-                    "weapon": offence.weapon or "",
-                    "context": offence.context or "",
-                }
-            )
+    for incident, record in _latest(session, stmt, batch):
+        export_only = {"agency": incident.agency.code, "version": incident.version}
+        writer.writerow(csv_format.cells(record) | export_only)
         count += 1
     return count
+
+
+def _most_parts(session: Session, stmt: Select[Incident]) -> dict[str, int]:
+    """Return, for each part, the most any incident of ``stmt`` has, and at least one,
+    so that every export shows every part's columns."""
+    ids = stmt.with_only_columns(Incident.id).scalar_subquery()
+    most = {}
+    for key, table in PART_TABLES.items():
+        top = select(func.max(table.c.position)).where(table.c.incident_id.in_(ids))
+        position = session.scalar(top)
+        most[key] = 1 if position is None else position + 1
+    return most
 
 
 WRITERS = {"jsonl": write_jsonl, "csv": write_csv}

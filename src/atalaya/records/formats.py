@@ -19,6 +19,7 @@ from typing import Any
 from pydantic import ValidationError
 
 from atalaya.errors import FieldError, field_errors_from_pydantic
+from atalaya.records.csv_format import count_csv, read_csv
 from atalaya.records.imports import SourceRecord
 from atalaya.records.nibrs import count_nibrs, read_nibrs
 from atalaya.records.schema import IncidentIn
@@ -150,4 +151,5 @@ FORMATS: dict[str, tuple[Reader, Callable[[Path], int]]] = {
     "jsonl": (read_jsonl, count_jsonl),
     "co-policia-homicidios": (read_co_policia_homicidios, count_co_policia_homicidios),
     "nibrs": (read_nibrs, count_nibrs),
+    "csv": (read_csv, count_csv),
 }

@@ -19,9 +19,10 @@ from atalaya.accounts.authz import Principal
 from atalaya.audit import service as audit
 from atalaya.audit.service import AuditContext
 from atalaya.errors import DomainError, FieldError
+from atalaya.records.bulk import store_new
 from atalaya.records.models import Incident, IncidentVersion
 from atalaya.records.schema import IncidentIn
-from atalaya.records.service import store_incident, update_incident
+from atalaya.records.service import update_incident
 
 # Where a record came from in its file ("line 12", "row 4031"), and the record, or
 # why it could not even be read.
@@ -50,7 +51,7 @@ def import_records(
     ctx: AuditContext,
     records: Iterable[SourceRecord],
     *,
-    batch_size: int = 500,
+    batch_size: int = 2000,
     progress: Callable[[int], None] | None = None,
 ) -> ImportReport:
     """Store ``records`` for ``principal``'s agency, one transaction per batch."""
@@ -88,6 +89,7 @@ def _import_batch(
     references = [r.reference for _, r in batch if isinstance(r, IncidentIn) and r.reference]
     existing = _existing(session, principal.agency_id, references)
     seen: set[str] = set()
+    new: list[tuple[str, IncidentIn]] = []
     for where, record in batch:
         if not isinstance(record, IncidentIn):
             report.rejected.append(Rejection(where, None, record))
@@ -98,26 +100,32 @@ def _import_batch(
             )
             continue
         seen.add(record.reference)
+        current = existing.get(record.reference)
+        if current is None:
+            new.append((where, record))
+            continue
         try:
-            _store(session, principal, ctx, record, existing.get(record.reference), report)
+            _update(session, principal, ctx, record, current, report)
         except DomainError as error:
             errors = error.errors or [FieldError(error.field or "record", error.code)]
             report.rejected.append(Rejection(where, record.reference, errors))
+    # The new records go in together; the rules run on each first, so a refused record
+    # writes nothing.
+    refused = store_new(session, principal, [record for _, record in new])
+    for refusal in refused:
+        where, record = new[refusal.index]
+        report.rejected.append(Rejection(where, record.reference, refusal.errors))
+    report.stored += len(new) - len(refused)
 
 
-def _store(
+def _update(
     session: Session,
     principal: Principal,
     ctx: AuditContext,
     record: IncidentIn,
-    current: tuple[Incident, dict[str, object]] | None,
+    current: tuple[Incident, dict[str, object]],
     report: ImportReport,
 ) -> None:
-    # The rules run before anything is added, so a refused record leaves nothing behind.
-    if current is None:
-        store_incident(session, principal, record, known_new=True)
-        report.stored += 1
-        return
     incident, latest = current
     if latest == record.model_dump(mode="json"):
         report.unchanged += 1

@@ -117,16 +117,20 @@ class Involvement(_Part, Base):
 
 
 class PersonNameKey(Base):
-    """One sound key of a person's name (``atalaya.matching.names.keys``), for finding
-    candidates before they are compared."""
+    """One retrieval key of a person's name (``atalaya.matching.names.keys``): a word's
+    sound key or a pair of them, for finding candidates before they are compared.
+
+    The primary key leads with the key, so a lookup reads one contiguous run of the
+    index; on SQLite the table is stored in that order (``WITHOUT ROWID``).
+    """
 
     __tablename__ = "person_name_keys"
+    __table_args__ = {"sqlite_with_rowid": False}
 
-    id: Mapped[int] = mapped_column(primary_key=True)
+    key: Mapped[str] = mapped_column(String(80), primary_key=True)
     involvement_id: Mapped[int] = mapped_column(
-        ForeignKey("involvements.id", ondelete="CASCADE"), index=True
+        ForeignKey("involvements.id", ondelete="CASCADE"), primary_key=True, index=True
     )
-    key: Mapped[str] = mapped_column(String(40), index=True)
 
 
 class Vehicle(_Part, Base):

@@ -6,7 +6,7 @@ import datetime as dt
 from dataclasses import dataclass
 from typing import Any
 
-from sqlalchemy import Select, exists, select
+from sqlalchemy import ColumnElement, Select, exists, select
 from sqlalchemy.orm import Session
 
 from atalaya.accounts.authz import RANK, Principal, Scope, authorize
@@ -147,59 +147,91 @@ def _check(
 
 
 def _apply(incident: Incident, data: IncidentIn, area: Area) -> None:
-    start = parse_partial_date(data.occurred_from)
-    end = parse_partial_date(data.occurred_to) if data.occurred_to else start
-    assert start is not None and end is not None  # the rules have checked them
-    incident.reference = data.reference
-    incident.occurred_from, incident.occurred_to = data.occurred_from, data.occurred_to
-    incident.occurred_start, incident.occurred_end = start.earliest, end.latest
-    incident.reported_at = as_utc(data.reported_at)
-    incident.area_code, incident.area_path = area.code, area.path
-    incident.latitude, incident.longitude = data.latitude, data.longitude
-    incident.place_type, incident.status = data.place_type, data.status
-    incident.narrative, incident.restricted = data.narrative, data.restricted
-    incident.offences = [_offence(i, data) for i in range(len(data.offences))]
-    incident.persons = [_person(i, p.model_dump()) for i, p in enumerate(data.persons)]
-    incident.vehicles = [_vehicle(i, v.model_dump()) for i, v in enumerate(data.vehicles)]
-    incident.firearms = [_firearm(i, f.model_dump()) for i, f in enumerate(data.firearms)]
-    incident.documents = [_document(i, d.model_dump()) for i, d in enumerate(data.documents)]
+    for column, value in incident_values(data, area).items():
+        setattr(incident, column, value)
+    incident.offences = [Offence(**v) for v in offence_values(data)]
+    incident.persons = [_person(v) for v in person_values(data)]
+    incident.vehicles = [Vehicle(**v) for v in vehicle_values(data)]
+    incident.firearms = [Firearm(**v) for v in firearm_values(data)]
+    incident.documents = [IdentityDocument(**v) for v in document_values(data)]
 
 
-def _person(index: int, values: dict[str, Any]) -> Involvement:
-    person = Involvement(position=index, **values)
+def _person(values: dict[str, Any]) -> Involvement:
+    person = Involvement(**values)
     name_keys = keys(values.get("given_names") or "", values.get("surnames") or "")
     person.name_keys.add_all(PersonNameKey(key=key) for key in sorted(name_keys))
     return person
 
 
-def _offence(index: int, data: IncidentIn) -> Offence:
-    given = data.offences[index].model_dump(exclude={"iccs"})
-    code = iccs_code_of(index, data)
-    assert code is not None  # REC-116
-    return Offence(position=index, iccs_code=code, **given)
+# The column values of an incident and its parts, from a record that passed the rules.
+# The ORM path above and the bulk import (``atalaya.records.bulk``) both build on them.
 
 
-def _vehicle(index: int, values: dict[str, Any]) -> Vehicle:
-    vin, plate = values.get("vin"), values.get("plate")
-    return Vehicle(
-        position=index,
-        vin_normalised=normalise_vin(vin) if vin else None,
-        plate_normalised=normalise_plate(plate) if plate else None,
-        **values,
-    )
+def incident_values(data: IncidentIn, area: Area) -> dict[str, Any]:
+    """Return the ``incidents`` columns a record sets (not its agency or version)."""
+    start = parse_partial_date(data.occurred_from)
+    end = parse_partial_date(data.occurred_to) if data.occurred_to else start
+    assert start is not None and end is not None  # the rules have checked them
+    return {
+        "reference": data.reference,
+        "occurred_from": data.occurred_from,
+        "occurred_to": data.occurred_to,
+        "occurred_start": start.earliest,
+        "occurred_end": end.latest,
+        "reported_at": as_utc(data.reported_at),
+        "area_code": area.code,
+        "area_path": area.path,
+        "latitude": data.latitude,
+        "longitude": data.longitude,
+        "place_type": data.place_type,
+        "status": data.status,
+        "narrative": data.narrative,
+        "restricted": data.restricted,
+    }
 
 
-def _firearm(index: int, values: dict[str, Any]) -> Firearm:
-    serial = values.get("serial")
-    return Firearm(
-        position=index, serial_normalised=normalise_serial(serial) if serial else None, **values
-    )
+def offence_values(data: IncidentIn) -> list[dict[str, Any]]:
+    rows = []
+    for index, offence in enumerate(data.offences):
+        code = iccs_code_of(index, data)
+        assert code is not None  # REC-116
+        rows.append({"position": index, "iccs_code": code, **offence.model_dump(exclude={"iccs"})})
+    return rows
 
 
-def _document(index: int, values: dict[str, Any]) -> IdentityDocument:
-    number = values.get("number")
-    normalised = normalise_document_number(number) if number else None
-    return IdentityDocument(position=index, number_normalised=normalised, **values)
+def person_values(data: IncidentIn) -> list[dict[str, Any]]:
+    return [{"position": i, **p.model_dump()} for i, p in enumerate(data.persons)]
+
+
+def vehicle_values(data: IncidentIn) -> list[dict[str, Any]]:
+    rows = []
+    for index, vehicle in enumerate(data.vehicles):
+        values = vehicle.model_dump()
+        vin, plate = values.get("vin"), values.get("plate")
+        values["vin_normalised"] = normalise_vin(vin) if vin else None
+        values["plate_normalised"] = normalise_plate(plate) if plate else None
+        rows.append({"position": index, **values})
+    return rows
+
+
+def firearm_values(data: IncidentIn) -> list[dict[str, Any]]:
+    rows = []
+    for index, firearm in enumerate(data.firearms):
+        values = firearm.model_dump()
+        serial = values.get("serial")
+        values["serial_normalised"] = normalise_serial(serial) if serial else None
+        rows.append({"position": index, **values})
+    return rows
+
+
+def document_values(data: IncidentIn) -> list[dict[str, Any]]:
+    rows = []
+    for index, document in enumerate(data.documents):
+        values = document.model_dump()
+        number = values.get("number")
+        values["number_normalised"] = normalise_document_number(number) if number else None
+        rows.append({"position": index, **values})
+    return rows
 
 
 def _snapshot(incident: Incident, data: IncidentIn, who: Principal) -> None:
@@ -256,21 +288,24 @@ def matching_incidents(flt: IncidentFilter) -> Select[Incident]:
 
 
 def visible_incidents(principal: Principal, flt: IncidentFilter) -> Select[Incident]:
-    """Return a select of the incidents ``principal`` may read that match ``flt``.
+    """Return a select of the incidents ``principal`` may read that match ``flt``."""
+    return matching_incidents(flt).where(visible_to(principal))
+
+
+def visible_to(principal: Principal) -> ColumnElement[bool]:
+    """The condition an incident meets when ``principal`` may read it.
 
     The same rule as ``authorize`` with ``incident_scope``: inside the jurisdiction, and
-    restricted incidents only for their agency and agencies of a higher rank.
+    restricted incidents only for their agency and agencies of a higher rank. It needs
+    no join, so searches can apply it to incidents reached from an index.
     """
     higher = [lv for lv, rank in RANK.items() if rank < RANK[principal.agency_level]]
-    return (
-        matching_incidents(flt)
-        .where(Incident.area_path.startswith(principal.jurisdiction_path, autoescape=True))
-        .where(
-            ~Incident.restricted
-            | (Incident.agency_id == principal.agency_id)
-            | Agency.level.in_(higher)
-        )
-    )
+    allowed = ~Incident.restricted | (Incident.agency_id == principal.agency_id)
+    if higher:
+        senior = select(Agency.id).where(Agency.level.in_(higher))
+        allowed = allowed | Incident.agency_id.in_(senior)
+    inside = Incident.area_path.startswith(principal.jurisdiction_path, autoescape=True)
+    return inside & allowed
 
 
 def history(session: Session, incident: Incident) -> list[IncidentVersion]:

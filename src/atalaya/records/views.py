@@ -1,21 +1,34 @@
-"""Browser pages for incidents: the list with its filters, and one incident in full."""
+"""Browser pages for incidents: the list with its filters, one incident in full, the
+form that records or changes one, and the pages of a person, vehicle, firearm or
+document with every incident it appears in."""
 
 from __future__ import annotations
 
 import datetime as dt
+from collections.abc import Callable, Mapping
+from itertools import pairwise
 from typing import Any
 
 from fastapi import APIRouter, Request
 from fastapi.responses import RedirectResponse, Response
 from pydantic import ValidationError
 
-from atalaya.accounts.authz import authorize
+from atalaya.accounts.authz import Principal, Scope, authorize
 from atalaya.accounts.deps import SessionDep, audit_context, audit_read
 from atalaya.accounts.views import CsrfDep, WebPrincipal
+from atalaya.classification.crosswalks import SCHEMES
 from atalaya.classification.iccs import iccs
 from atalaya.errors import DomainError, FieldError, field_errors_from_pydantic, message_for
-from atalaya.i18n import translator
-from atalaya.records import persons, service, things
+from atalaya.i18n import N_, translator
+from atalaya.records import appearances, incident_form, persons, service, things
+from atalaya.records.models import (
+    Firearm,
+    IdentityDocument,
+    Incident,
+    IncidentVersion,
+    Involvement,
+    Vehicle,
+)
 from atalaya.records.schema import IncidentIn
 from atalaya.records.vocabularies import vocabularies
 from atalaya.web.language import request_language
@@ -23,6 +36,12 @@ from atalaya.web.pages import render
 from atalaya.web.pagination import RowId, paginate
 
 router = APIRouter(include_in_schema=False)
+
+# Shown when an edit was begun on a version that is no longer the current one.
+STALE_MESSAGE = N_(
+    "Someone else changed this incident while you were editing it. Check the fields "
+    "below against the incident's page, then save again to replace their version."
+)
 
 
 @router.get("/incidents")
@@ -66,15 +85,11 @@ async def incidents_page(
     return render(request, "records/list.html", {"page": page, "filters": filters, "iccs": iccs()})
 
 
-# How many person rows the recording form offers; blank rows are ignored.
-PERSON_ROWS = 4
-
-
 @router.get("/incidents/new")
 async def new_incident_page(request: Request, principal: WebPrincipal) -> Response:
-    """The form to record an incident: one offence, up to four persons."""
+    """The form to record an incident, with blank rows for offences, persons and things."""
     authorize(principal, "record.create")
-    return _render_form(request, {}, {})
+    return _render_form(request, None, {"status": "open"}, incident_form.rows_of({}), {})
 
 
 @router.post("/incidents/new", dependencies=[CsrfDep])
@@ -83,42 +98,91 @@ async def record_incident(
 ) -> Response:
     """Record the incident, or show the form again with each message beside its field."""
     authorize(principal, "record.create")
-    form = {key: str(value) for key, value in (await request.form()).items()}
-    try:
-        data = IncidentIn.model_validate(_incident_from_form(form))
-        incident = service.create_incident(session, audit_context(request), principal, data)
-    except ValidationError as error:
+    form = await _submitted(request)
+    ctx = audit_context(request)
+    return _submit(
+        request, None, form, lambda d: service.create_incident(session, ctx, principal, d)
+    )
+
+
+@router.get("/incidents/{incident_id}/edit")
+async def edit_incident_page(
+    incident_id: RowId, request: Request, principal: WebPrincipal, session: SessionDep
+) -> Response:
+    """The form to change an incident, filled in from its current version; audited as a
+    read, since it shows the persons."""
+    incident = service.get_incident(session, incident_id)
+    authorize(principal, "record.update", service.incident_scope(incident))
+    record = service.history(session, incident)[-1].record
+    form = incident_form.form_from_record(record) | {"base_version": str(incident.version)}
+    rows = incident_form.rows_for_record(record)
+    await audit_read(
+        request,
+        "incident.read",
+        object_type="incident",
+        object_id=incident_id,
+        detail={"persons": len(incident.persons), "form": "edit"},
+    )
+    return _render_form(request, incident, form, rows, {})
+
+
+@router.post("/incidents/{incident_id}/edit", dependencies=[CsrfDep])
+async def save_incident(
+    incident_id: RowId, request: Request, principal: WebPrincipal, session: SessionDep
+) -> Response:
+    """Save the form as the incident's next version, or show it again with the messages.
+
+    A form opened on an older version than the current one is not saved: it comes back,
+    as filled in, to be checked against what changed meanwhile and sent again.
+    """
+    incident = service.get_incident(session, incident_id)
+    authorize(principal, "record.update", service.incident_scope(incident))
+    form = await _submitted(request)
+    if "more" not in form and form.get("base_version") != str(incident.version):
+        tr = translator(request_language(request))
+        form["base_version"] = str(incident.version)
+        stale = {"form": tr.gettext(STALE_MESSAGE)}
+        return _render_form(request, incident, form, incident_form.rows_of(form), stale, status=409)
+    ctx = audit_context(request)
+    return _submit(
+        request,
+        incident,
+        form,
+        lambda data: service.update_incident(session, ctx, principal, incident, data),
+    )
+
+
+async def _submitted(request: Request) -> dict[str, str]:
+    """Return the posted form's text fields."""
+    return {k: v for k, v in (await request.form()).items() if isinstance(v, str)}
+
+
+def _submit(
+    request: Request,
+    incident: Incident | None,
+    form: dict[str, str],
+    save: Callable[[IncidentIn], Incident],
+) -> Response:
+    """Save the record the form describes and go to its page; or show the form again,
+    with more rows when a "more" button was pressed, or with each message by its field."""
+    rows = incident_form.rows_of(form)
+    if "more" in form:
         return _render_form(
-            request, form, _messages(request, field_errors_from_pydantic(error.errors()))
+            request, incident, form, incident_form.with_more_rows(rows, form["more"]), {}
         )
+    record, kept = incident_form.record_from_form(form, rows)
+    try:
+        saved = save(IncidentIn.model_validate(record))
+    except ValidationError as error:
+        errors = field_errors_from_pydantic(error.errors())
     except DomainError as error:
         if error.code.startswith("AUTH"):
             raise
-        return _render_form(
-            request,
-            form,
-            _messages(request, error.errors or [FieldError(error.field or "form", error.code)]),
-        )
-    session.flush()
-    return RedirectResponse(f"/incidents/{incident.id}", status_code=303)
-
-
-def _incident_from_form(form: dict[str, str]) -> dict[str, Any]:
-    """Return the record a filled-in form describes (blank fields left out)."""
-    text = {k: v.strip() for k, v in form.items() if k != "csrf_token" and v.strip()}
-    offence: dict[str, Any] = {
-        k.split(".", 2)[2]: v for k, v in text.items() if k.startswith("offences.0.")
-    }
-    offence["attempted"] = offence.get("attempted") == "on"
-    persons = []
-    for row in range(PERSON_ROWS):
-        person = {k.split(".", 2)[2]: v for k, v in text.items() if k.startswith(f"persons.{row}.")}
-        if any(key != "role" for key in person) or person.get("role"):
-            persons.append(person)
-    record: dict[str, Any] = {k: v for k, v in text.items() if "." not in k}
-    record["restricted"] = record.get("restricted") == "on"
-    record.update(offences=[offence], persons=persons)
-    return record
+        errors = error.errors or [FieldError(error.field or "form", error.code)]
+    else:
+        return RedirectResponse(f"/incidents/{saved.id}", status_code=303)
+    placed = [FieldError(incident_form.on_form(e.field, kept), e.code, e.params) for e in errors]
+    return _render_form(request, incident, form, rows, _messages(request, placed))
 
 
 def _messages(request: Request, errors: list[FieldError]) -> dict[str, str]:
@@ -129,23 +193,35 @@ def _messages(request: Request, errors: list[FieldError]) -> dict[str, str]:
     return messages
 
 
-def _render_form(request: Request, form: dict[str, str], errors: dict[str, str]) -> Response:
+def _render_form(
+    request: Request,
+    incident: Incident | None,
+    form: dict[str, str],
+    rows: dict[str, int],
+    errors: dict[str, str],
+    status: int | None = None,
+) -> Response:
+    placed = incident_form.field_names(rows)
     context = {
+        "incident": incident,
         "form": form,
         "errors": errors,
-        "rows": range(PERSON_ROWS),
-        "vocabularies": vocabularies(),
+        "unplaced": [message for field, message in errors.items() if field not in placed],
+        "rows": rows,
+        "choices": {**vocabularies(), "national_scheme": frozenset(SCHEMES)},
     }
-    return render(request, "records/form.html", context, status=422 if errors else 200)
+    return render(request, "records/form.html", context, status=status or (422 if errors else 200))
 
 
 @router.get("/incidents/{incident_id}")
 async def incident_page(
     incident_id: RowId, request: Request, principal: WebPrincipal, session: SessionDep
 ) -> Response:
-    """One incident in full, with its history; the read is audited."""
+    """One incident in full, with its history and what each version changed; the read is
+    audited."""
     incident = service.get_incident(session, incident_id)
-    authorize(principal, "record.read", service.incident_scope(incident))
+    scope = service.incident_scope(incident)
+    authorize(principal, "record.read", scope)
     versions = service.history(session, incident)
     await audit_read(
         request,
@@ -154,8 +230,113 @@ async def incident_page(
         object_id=incident_id,
         detail={"persons": len(incident.persons)},
     )
-    context = {"incident": incident, "versions": versions, "iccs": iccs()}
+    context = {
+        "incident": incident,
+        "versions": versions,
+        "changes": _changes(versions),
+        "may_edit": _may(principal, "record.update", scope),
+        "iccs": iccs(),
+    }
     return render(request, "records/detail.html", context)
+
+
+def _may(principal: Principal, action: str, scope: Scope) -> bool:
+    try:
+        authorize(principal, action, scope)
+    except DomainError:
+        return False
+    return True
+
+
+def _changes(versions: list[IncidentVersion]) -> dict[int, list[str]]:
+    """Return, for each version after the first, the fields it changed
+    (``status``, ``persons.1.surnames``), in the record's order."""
+    flat = [_flatten(v.record) for v in versions]
+    return {
+        version.version: [k for k in before | after if before.get(k) != after.get(k)]
+        for version, (before, after) in zip(versions[1:], pairwise(flat), strict=True)
+    }
+
+
+def _flatten(record: Mapping[str, Any], prefix: str = "") -> dict[str, Any]:
+    flat: dict[str, Any] = {}
+    for name, value in record.items():
+        if isinstance(value, list):
+            for row, item in enumerate(value):
+                flat |= _flatten(item, f"{prefix}{name}.{row}.")
+        else:
+            flat[prefix + name] = value
+    return flat
+
+
+@router.get("/persons/{involvement_id}")
+async def person_page(
+    involvement_id: RowId, request: Request, principal: WebPrincipal, session: SessionDep
+) -> Response:
+    """A person as recorded in an incident, and the other incidents one may see where the
+    same person appears, each with its score and reasons; the read is audited."""
+    found = appearances.of_person(session, principal, involvement_id)
+    await audit_read(
+        request,
+        "person.read",
+        object_type="person",
+        object_id=involvement_id,
+        detail={"incidents": found.incident_ids},
+    )
+    return render(request, "records/person.html", {"found": found})
+
+
+@router.get("/vehicles/{vehicle_id}")
+async def vehicle_page(
+    vehicle_id: RowId, request: Request, principal: WebPrincipal, session: SessionDep
+) -> Response:
+    """A vehicle, and the other incidents one may see that record it (by VIN or plate)."""
+    found = appearances.of_vehicle(session, principal, vehicle_id)
+    return await _thing_page(request, "vehicle", found)
+
+
+@router.get("/firearms/{firearm_id}")
+async def firearm_page(
+    firearm_id: RowId, request: Request, principal: WebPrincipal, session: SessionDep
+) -> Response:
+    """A firearm, and the other incidents one may see that record its serial number."""
+    found = appearances.of_firearm(session, principal, firearm_id)
+    return await _thing_page(request, "firearm", found)
+
+
+@router.get("/documents/{document_id}")
+async def document_page(
+    document_id: RowId, request: Request, principal: WebPrincipal, session: SessionDep
+) -> Response:
+    """An identity document, and the other incidents one may see that record its number."""
+    found = appearances.of_document(session, principal, document_id)
+    return await _thing_page(request, "document", found)
+
+
+async def _thing_page(request: Request, kind: str, found: appearances.ThingAppearances) -> Response:
+    await audit_read(
+        request,
+        f"{kind}.read",
+        object_type=kind,
+        object_id=found.thing.id,
+        detail={"incidents": found.incident_ids},
+    )
+    context = {"kind": kind, "found": found, "item_path": item_path}
+    return render(request, "records/thing.html", context)
+
+
+# Where each kind of item has its page.
+ITEM_PAGES: dict[type, str] = {
+    Involvement: "persons",
+    Vehicle: "vehicles",
+    Firearm: "firearms",
+    IdentityDocument: "documents",
+}
+
+
+def item_path(item: Involvement | Vehicle | Firearm | IdentityDocument) -> str:
+    """Return the path of the page of a person or thing as recorded in an incident."""
+    return f"/{ITEM_PAGES[type(item)]}/{item.id}"
 
 
 @router.get("/search")
@@ -222,5 +403,6 @@ async def search_page(
         "person_hits": person_hits,
         "thing_hits": thing_hits,
         "searched": bool(searched),
+        "item_path": item_path,
     }
     return render(request, "records/search.html", context)
