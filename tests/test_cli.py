@@ -55,7 +55,7 @@ def counts(settings: Settings) -> tuple[int, ...]:
 
 def test_demo_twice_changes_nothing(cli_env: Settings) -> None:
     before = counts(cli_env)
-    result = runner.invoke(cli, ["demo"])
+    result = runner.invoke(cli, ["demo", "--incidents", "0"])
     assert result.exit_code == 0 and "0 rows created" in result.output
     assert "alice" in result.output and "atalaya-demo" in result.output
     assert counts(cli_env) == before

@@ -6,7 +6,14 @@ from pathlib import Path
 from typing import Annotated
 
 import typer
-from rich.progress import Progress, SpinnerColumn, TextColumn
+from rich.progress import (
+    BarColumn,
+    MofNCompleteColumn,
+    Progress,
+    SpinnerColumn,
+    TextColumn,
+    TimeRemainingColumn,
+)
 
 from atalaya.accounts.cli import agencies, tokens, users
 from atalaya.audit import service as audit
@@ -16,6 +23,7 @@ from atalaya.backup import restore as read_backup
 from atalaya.clitools import cli_context, reports_errors, runtime, unit_of_work
 from atalaya.geo.cli import areas
 from atalaya.records.cli import records
+from atalaya.runtime import Runtime
 
 app = typer.Typer(
     help="Atalaya: the public-security information system of the Americas.",
@@ -72,17 +80,45 @@ def db_upgrade() -> None:
 @app.command()
 @reports_errors
 def demo(
+    incidents: Annotated[
+        int,
+        typer.Option(min=0, help="How many demo incidents to have (0: none); loaded ones stay."),
+    ] = 20000,
     quiet: Annotated[bool, typer.Option(help="Do not print the demo logins.")] = False,
 ) -> None:
-    """Load demo agencies and users (idempotent) and print how to sign in."""
-    from atalaya.demo import load_demo, logins_text
+    """Load demo agencies, users and incidents (idempotent) and print how to sign in."""
+    from atalaya.demo import load_demo, logins_text, pending_demo_incidents
 
     rt = runtime()
     with unit_of_work(rt) as session:
         created = load_demo(session, rt.credentials, cli_context())
+        pending = pending_demo_incidents(session, incidents)
     typer.echo(f"demo data: {created} rows created")
+    added = _load_demo_incidents(rt, pending) if pending else 0
+    typer.echo(f"demo incidents: {added} added")
     if not quiet:
         typer.echo(logins_text(rt.settings.public_url))
+
+
+def _load_demo_incidents(rt: Runtime, numbers: list[int]) -> int:
+    """Store the demo incidents ``numbers`` with a progress bar; return how many were."""
+    from atalaya.demo import load_demo_incidents
+
+    columns = (
+        TextColumn("Demo incidents"),
+        BarColumn(),
+        MofNCompleteColumn(),
+        TimeRemainingColumn(),
+    )
+    with Progress(*columns) as progress:
+        task = progress.add_task("demo", total=len(numbers))
+        report = load_demo_incidents(
+            rt.db.sessions, cli_context(), numbers, progress=lambda n: progress.advance(task, n)
+        )
+    for rejection in report.rejected:
+        codes = ", ".join(f"{e.code} {e.field}" for e in rejection.errors)
+        typer.echo(f"  rejected {rejection.reference}: {codes}", err=True)
+    return report.stored
 
 
 @app.command()

@@ -1,4 +1,5 @@
-"""Demo data: agencies in Mexico, the test personas and an administrator with TOTP.
+"""Demo data: agencies in Mexico and Colombia, the test personas, an administrator with
+TOTP, and (``load_demo_incidents``) a living data set of incidents.
 
 Loading is idempotent: what exists is left alone, so a second run changes nothing.
 The password and TOTP key below are public; they exist only for demonstrations.
@@ -6,16 +7,21 @@ The password and TOTP key below are public; they exist only for demonstrations.
 
 from __future__ import annotations
 
+from collections.abc import Callable, Sequence
 from dataclasses import dataclass
 
 from sqlalchemy import select
 from sqlalchemy.orm import Session
 
 from atalaya.accounts import service
+from atalaya.accounts.authz import Principal
 from atalaya.accounts.credentials import Credentials
-from atalaya.accounts.models import Agency, User
+from atalaya.accounts.models import Agency, AgencyLevel, Role, User
 from atalaya.audit.service import AuditContext
 from atalaya.geo.service import DATA_DIR, load_areas, read_area_file
+from atalaya.records.demo_data import PREFIX, Owner, demo_incidents, reference
+from atalaya.records.imports import ImportReport, SourceRecord, import_records
+from atalaya.records.models import Incident
 
 DEMO_PASSWORD = "atalaya-demo"  # noqa: S105 - published demo credential
 DEMO_TOTP_SECRET = "JBSWY3DPEHPK3PXPJBSWY3DP"  # noqa: S105 - published demo credential
@@ -44,6 +50,32 @@ AGENCIES = [
         "MX-SSPE-CHH",
     ),
     ("MX-CPM-GDL", "Comisaría de la Policía de Guadalajara", "municipal", "MX-14-039", "MX-SSPC"),
+    ("MX-SSPE-JAL", "Secretaría de Seguridad del Estado de Jalisco", "state", "MX-JAL", "MX-SSPC"),
+    (
+        "MX-SSC-CMX",
+        "Secretaría de Seguridad Ciudadana de la Ciudad de México",
+        "state",
+        "MX-CMX",
+        "MX-SSPC",
+    ),
+    (
+        "MX-SSPE-NLE",
+        "Secretaría de Seguridad del Estado de Nuevo León",
+        "state",
+        "MX-NLE",
+        "MX-SSPC",
+    ),
+    (
+        "MX-SSPM-TIJ",
+        "Secretaría de Seguridad y Protección Ciudadana Municipal de Tijuana",
+        "municipal",
+        "MX-02-004",
+        "MX-SSPC",
+    ),
+    ("CO-PNC", "Policía Nacional de Colombia", "federal", "CO", None),
+    ("CO-DEANT", "Departamento de Policía Antioquia", "state", "CO-ANT", "CO-PNC"),
+    ("CO-MEBOG", "Policía Metropolitana de Bogotá", "municipal", "CO-11-001", "CO-PNC"),
+    ("CO-MECAL", "Policía Metropolitana de Santiago de Cali", "municipal", "CO-76-001", "CO-PNC"),
 ]
 
 
@@ -64,6 +96,7 @@ USERS = [
     DemoUser("admin", "Administración Atalaya", "MX-SSPC", ("administrator",), totp=True),
     DemoUser("auditor", "Ana Auditora", "MX-SSPC", ("auditor",)),
     DemoUser("carmen", "Carmen Vidal", "MX-FGR", ("central_authority",), totp=True),
+    DemoUser("valentina", "Valentina Restrepo", "CO-PNC", ("analyst",)),
 ]
 
 
@@ -94,6 +127,69 @@ def load_demo(session: Session, credentials: Credentials, ctx: AuditContext) -> 
                 user.totp_secret = credentials.seal(DEMO_TOTP_SECRET)
             created += 1
     return created
+
+
+def pending_demo_incidents(session: Session, count: int) -> list[int]:
+    """Return the numbers, from 1 to ``count``, of the demo incidents not stored yet."""
+    stored = set(
+        session.scalars(select(Incident.reference).where(Incident.reference.startswith(PREFIX)))
+    )
+    return [number for number in range(1, count + 1) if reference(number) not in stored]
+
+
+def load_demo_incidents(
+    sessions: Callable[[], Session],
+    ctx: AuditContext,
+    numbers: Sequence[int],
+    *,
+    batch_size: int = 500,
+    progress: Callable[[int], None] | None = None,
+) -> ImportReport:
+    """Store the demo incidents numbered ``numbers``, each for the demo agency that owns
+    it, in batches of ``batch_size`` per agency; return what was stored and refused.
+
+    Agencies missing from the database (``load_demo`` not run) own nothing; an incident
+    none of the others may own raises ``ValueError``.
+    """
+    with sessions() as session:
+        codes = [code for code, *_ in AGENCIES]
+        agencies = session.scalars(select(Agency).where(Agency.code.in_(codes)))
+        principals = {agency.code: _owner_principal(agency) for agency in agencies}
+    owners = [
+        Owner(code, level, area) for code, _, level, area, _ in AGENCIES if code in principals
+    ]
+    report = ImportReport()
+    waiting: dict[str, list[SourceRecord]] = {code: [] for code in principals}
+
+    def store(owner: str) -> None:
+        batch, waiting[owner] = waiting[owner], []
+        stored = import_records(
+            sessions, principals[owner], ctx, batch, batch_size=batch_size, progress=progress
+        )
+        _add(report, stored)
+
+    for owner, incident in demo_incidents(numbers, owners):
+        waiting[owner].append((incident.reference, incident))
+        if len(waiting[owner]) >= batch_size:
+            store(owner)
+    for owner, batch in waiting.items():
+        if batch:
+            store(owner)
+    return report
+
+
+def _owner_principal(agency: Agency) -> Principal:
+    level = AgencyLevel(agency.level)
+    officer = frozenset({Role.OFFICER})
+    return Principal(0, "demo", agency.id, agency.code, level, agency.area.path, officer)
+
+
+def _add(total: ImportReport, report: ImportReport) -> None:
+    total.read += report.read
+    total.stored += report.stored
+    total.updated += report.updated
+    total.unchanged += report.unchanged
+    total.rejected += report.rejected
 
 
 def logins_text(url: str) -> str:

@@ -28,10 +28,18 @@ _SOUNDS = [
 ]  # fmt: skip
 
 
+_SEPARATORS = re.compile(r"[^a-z]+")
+
+
 def words(text: str) -> list[str]:
     """Return the words of a name: no accents, no case, no particles."""
+    return list(_words(text))
+
+
+@lru_cache(maxsize=65536)
+def _words(text: str) -> tuple[str, ...]:
     folded = unicodedata.normalize("NFKD", text).encode("ascii", "ignore").decode().lower()
-    return [w for w in re.split(r"[^a-z]+", folded) if w and w not in PARTICLES]
+    return tuple(w for w in _SEPARATORS.split(folded) if w and w not in PARTICLES)
 
 
 @lru_cache(maxsize=65536)
@@ -110,17 +118,25 @@ def sounds(given: str, surnames: str) -> list[str]:
 def keys(given: str, surnames: str) -> set[str]:
     """Return the retrieval keys stored for a name.
 
-    Each word's sound key, and each pair of them (``garsia+lopes``). A search by two or
-    more words looks candidates up by pairs, which are selective even among millions of
-    people (few share two name words by chance); a search by one word uses the words.
+    Each word's sound key, each pair of them (``garsia+lopes``) and each three
+    (``garsia+jose+lopes``). Among millions of people, many share one name word, fewer
+    two, and few three: a search looks candidates up by the longest combinations its
+    name has, and by shorter ones only when those find too few (``query_stages``).
     """
     single = sounds(given, surnames)
-    return set(single) | {a + PAIR + b for a, b in combinations(single, 2)}
+    found = set(single)
+    for size in (2, 3):
+        found |= {PAIR.join(c) for c in combinations(single, size)}
+    return found
 
 
-def query_keys(given: str, surnames: str) -> tuple[set[str], bool]:
-    """Return the keys to look a searched name up by, and whether they are pairs."""
+def query_stages(given: str, surnames: str) -> list[set[str]]:
+    """Return the keys to look a searched name up by, the most selective first: its
+    threes (three words or more), then its pairs (two or more), or its one word."""
     single = sounds(given, surnames)
-    if len(single) >= 2:
-        return {a + PAIR + b for a, b in combinations(single, 2)}, True
-    return set(single), False
+    if len(single) == 1:
+        return [set(single)]
+    stages = [{PAIR.join(c) for c in combinations(single, 2)}]
+    if len(single) >= 3:
+        stages.insert(0, {PAIR.join(c) for c in combinations(single, 3)})
+    return stages

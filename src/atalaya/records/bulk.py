@@ -103,10 +103,19 @@ def _write(session: Session, principal: Principal, accepted: list[tuple[Incident
     firearms: list[dict[str, Any]] = []
     documents: list[dict[str, Any]] = []
     versions: list[dict[str, Any]] = []
-    for incident_id, (record, _) in zip(incident_ids, accepted, strict=True):
+    person_keys: list[tuple[dict[str, Any], dict[str, Any]]] = []
+    for incident_id, (record, area) in zip(incident_ids, accepted, strict=True):
         of_incident = {"incident_id": incident_id}
         offences += [{**v, **of_incident} for v in service.offence_values(record)]
-        persons += [{**v, **of_incident} for v in service.person_values(record)]
+        incident_persons = [{**v, **of_incident} for v in service.person_values(record)]
+        persons += incident_persons
+        visibility = {
+            "area_path": area.path,
+            "restricted": record.restricted,
+            "agency_id": principal.agency_id,
+        }
+        for person in incident_persons:
+            person_keys.append((person, visibility))
         vehicles += [{**v, **of_incident} for v in service.vehicle_values(record)]
         firearms += [{**v, **of_incident} for v in service.firearm_values(record)]
         documents += [{**v, **of_incident} for v in service.document_values(record)]
@@ -125,8 +134,8 @@ def _write(session: Session, principal: Principal, accepted: list[tuple[Incident
     ):
         person["id"] = person_id
     name_keys = [
-        {"key": key, "involvement_id": person["id"]}
-        for person in persons
+        {"key": key, "involvement_id": person["id"], **visibility}
+        for person, visibility in person_keys
         for key in keys(person["given_names"], person["surnames"])
     ]
     connection = session.connection()

@@ -12,6 +12,7 @@ from sqlalchemy import (
     Float,
     ForeignKey,
     Integer,
+    PrimaryKeyConstraint,
     String,
     Text,
     UniqueConstraint,
@@ -117,20 +118,35 @@ class Involvement(_Part, Base):
 
 
 class PersonNameKey(Base):
-    """One retrieval key of a person's name (``atalaya.matching.names.keys``): a word's
-    sound key or a pair of them, for finding candidates before they are compared.
+    """One retrieval key of a person's name (``atalaya.matching.names.keys``): the sound
+    key of a word, or of two or three of them, for finding candidates before they are
+    compared.
 
-    The primary key leads with the key, so a lookup reads one contiguous run of the
-    index; on SQLite the table is stored in that order (``WITHOUT ROWID``).
+    The key leads the primary key, so a lookup reads one contiguous run of the index;
+    the incident's area, agency and restriction are copied here (and rewritten with the
+    persons whenever the incident changes), so that who may see a candidate is decided
+    in that same run, without visiting the incident. SQLite stores the table in key
+    order (``WITHOUT ROWID``); PostgreSQL carries the copied columns in the key's index
+    (``INCLUDE``) for index-only scans.
     """
 
     __tablename__ = "person_name_keys"
-    __table_args__ = {"sqlite_with_rowid": False}
-
-    key: Mapped[str] = mapped_column(String(80), primary_key=True)
-    involvement_id: Mapped[int] = mapped_column(
-        ForeignKey("involvements.id", ondelete="CASCADE"), primary_key=True, index=True
+    __table_args__ = (
+        PrimaryKeyConstraint(
+            "key",
+            "involvement_id",
+            postgresql_include=["area_path", "restricted", "agency_id"],
+        ),
+        {"sqlite_with_rowid": False},
     )
+
+    key: Mapped[str] = mapped_column(String(100))
+    involvement_id: Mapped[int] = mapped_column(
+        ForeignKey("involvements.id", ondelete="CASCADE"), index=True
+    )
+    area_path: Mapped[str] = mapped_column(String(200))
+    restricted: Mapped[bool] = mapped_column(Boolean)
+    agency_id: Mapped[int] = mapped_column(Integer)
 
 
 class Vehicle(_Part, Base):

@@ -1,13 +1,13 @@
 """Finding persons across the incidents one may see, by name, with a score and reasons.
 
-Candidates come from the name's retrieval keys (``person_name_keys``): for a name of
-two or more words, the pairs of sound keys it shares with the searched name, those
-sharing the most pairs first; for a single word, that word's sound key. Each candidate
+Candidates come from the name's retrieval keys (``person_name_keys``): the threes of
+sound keys it shares with the searched name, then, if those find too few, the pairs;
+for a single word, that word's sound key; those sharing the most keys first. Each candidate
 is then compared word by word (``atalaya.matching.names.compare``), and date of birth,
 sex and nationality, when both sides give them, confirm or count against it.
 
-A name of two words with a typo in one shares no pair with the record; for it, the
-candidates are also looked up by each word alone (the most recent ones).
+A name of two words with a typo in one shares no pair with the record; when the pairs
+find nobody, each word is looked up alone (the most recent candidates).
 """
 
 from __future__ import annotations
@@ -18,7 +18,7 @@ from sqlalchemy import func, select
 from sqlalchemy.orm import Session, lazyload
 
 from atalaya.accounts.authz import Principal
-from atalaya.matching.names import compare, query_keys, sounds
+from atalaya.matching.names import compare, query_stages, sounds
 from atalaya.records.dates import parse_partial_date
 from atalaya.records.models import Incident, Involvement, PersonNameKey
 from atalaya.records.service import visible_to
@@ -49,79 +49,109 @@ class PersonHit:
     reasons: list[str]
 
 
+# The columns a candidate is scored on; only the hits kept are then loaded whole.
+_SCORED = (
+    Involvement.id,
+    Involvement.given_names,
+    Involvement.surnames,
+    Involvement.date_of_birth,
+    Involvement.sex,
+    Involvement.nationality,
+)
+Candidate = tuple[int, str, str, str | None, str, str | None]
+
+
 def find_persons(
     session: Session, principal: Principal, query: PersonQuery, limit: int = 50
 ) -> list[PersonHit]:
     """Return the persons in visible incidents whose score reaches the threshold, best first."""
-    name_keys, pairs = query_keys(query.given_names, query.surnames)
-    if not name_keys:
-        return []
-    ids = _candidates(session, principal, name_keys, ranked=pairs)
-    hits = _scored(session, query, ids)
+    stages = query_stages(query.given_names, query.surnames)
+    scored: dict[int, tuple[float, list[str], int]] = {}
+    for name_keys in stages:
+        for found in _scored(query, _candidates(session, principal, name_keys)):
+            scored[found[2]] = found
+        if len(scored) >= limit:
+            break
     words = sounds(query.given_names, query.surnames)
-    if pairs and len(hits) < limit and len(words) == 2:
-        # One key at a time, so each lookup walks its index run newest first and stops.
-        more = {i for word in words for i in _candidates(session, principal, {word})}
-        hits += _scored(session, query, sorted(more - set(ids)))
-    return sorted(hits, key=lambda h: (-h.score, -h.incident.id))[:limit]
+    if not scored and len(words) == 2:
+        # Two words, and no record has both: perhaps one is misspelt. Look each up
+        # alone, one key at a time, so each lookup walks its index run and stops.
+        for word in words:
+            scored.update(
+                (s[2], s) for s in _scored(query, _candidates(session, principal, {word}))
+            )
+    best = sorted(scored.values(), key=lambda s: (-s[0], -s[2]))[:limit]
+    return _hits(session, best)
 
 
-def _candidates(
-    session: Session, principal: Principal, name_keys: set[str], *, ranked: bool = False
-) -> list[int]:
-    """Return the ids of the visible persons with any of ``name_keys``: those sharing the
-    most keys first when ``ranked``, otherwise the most recent."""
-    shared = func.count()
-    stmt = (
+def _candidates(session: Session, principal: Principal, name_keys: set[str]) -> list[Candidate]:
+    """Return the visible persons with any of ``name_keys``, those sharing the most keys
+    first, then the most recent; at most ``MAX_CANDIDATES``."""
+    ids = (
         select(PersonNameKey.involvement_id)
-        .join(Involvement, Involvement.id == PersonNameKey.involvement_id)
-        .join(Incident, Incident.id == Involvement.incident_id)
-        .where(PersonNameKey.key.in_(sorted(name_keys)), visible_to(principal))
+        .where(PersonNameKey.key.in_(sorted(name_keys)), visible_to(principal, PersonNameKey))
         .group_by(PersonNameKey.involvement_id)
+        .order_by(func.count().desc(), PersonNameKey.involvement_id.desc())
         .limit(MAX_CANDIDATES)
     )
-    if ranked:
-        stmt = stmt.order_by(shared.desc(), PersonNameKey.involvement_id.desc())
-    else:
-        stmt = stmt.order_by(PersonNameKey.involvement_id.desc())
-    return list(session.scalars(stmt))
+    rows = session.execute(select(*_SCORED).where(Involvement.id.in_(ids)))
+    return [tuple(row) for row in rows]  # type: ignore[misc]
 
 
-def _scored(session: Session, query: PersonQuery, ids: list[int]) -> list[PersonHit]:
-    if not ids:
+def _scored(query: PersonQuery, candidates: list[Candidate]) -> list[tuple[float, list[str], int]]:
+    """Return (score, reasons, id) of the candidates that reach the threshold."""
+    kept = []
+    for candidate in candidates:
+        score, reasons = _score(query, *candidate[1:])
+        if score >= query.threshold:
+            kept.append((score, reasons, candidate[0]))
+    return kept
+
+
+def _hits(session: Session, best: list[tuple[float, list[str], int]]) -> list[PersonHit]:
+    if not best:
         return []
-    rows = session.execute(
-        select(Involvement, Incident)
-        .join(Incident, Incident.id == Involvement.incident_id)
-        .where(Involvement.id.in_(ids))
-        .options(
-            lazyload(Incident.offences),
-            lazyload(Incident.persons),
-            lazyload(Incident.vehicles),
-            lazyload(Incident.firearms),
-            lazyload(Incident.documents),
-        )
-    ).all()
-    hits = [_score(query, person, incident) for person, incident in rows]
-    return [h for h in hits if h.score >= query.threshold]
-
-
-def _score(query: PersonQuery, person: Involvement, incident: Incident) -> PersonHit:
-    match = compare(query.given_names, query.surnames, person.given_names, person.surnames)
-    score, reasons = match.score, list(match.reasons)
-    if query.date_of_birth and person.date_of_birth:
-        if _dates_overlap(query.date_of_birth, person.date_of_birth):
-            score, reasons = (
-                min(100.0, score + BONUS_DATE_OF_BIRTH),
-                [*reasons, "date of birth agrees"],
+    loaded = {
+        person.id: (person, incident)
+        for person, incident in session.execute(
+            select(Involvement, Incident)
+            .join(Incident, Incident.id == Involvement.incident_id)
+            .where(Involvement.id.in_([i for _, _, i in best]))
+            .options(
+                lazyload(Incident.offences),
+                lazyload(Incident.persons),
+                lazyload(Incident.vehicles),
+                lazyload(Incident.firearms),
+                lazyload(Incident.documents),
             )
+        )
+    }
+    return [PersonHit(*loaded[i], score, reasons) for score, reasons, i in best]
+
+
+def _score(
+    query: PersonQuery,
+    given: str,
+    surnames: str,
+    date_of_birth: str | None,
+    sex: str,
+    nationality: str | None,
+) -> tuple[float, list[str]]:
+    match = compare(query.given_names, query.surnames, given, surnames)
+    score, reasons = match.score, list(match.reasons)
+    if query.date_of_birth and date_of_birth:
+        if _dates_overlap(query.date_of_birth, date_of_birth):
+            score = min(100.0, score + BONUS_DATE_OF_BIRTH)
+            reasons.append("date of birth agrees")
         else:
-            score, reasons = score - PENALTY["date_of_birth"], [*reasons, "date of birth differs"]
-    for detail in ("sex", "nationality"):
-        wanted, recorded = getattr(query, detail), getattr(person, detail)
+            score -= PENALTY["date_of_birth"]
+            reasons.append("date of birth differs")
+    for detail, recorded in (("sex", sex), ("nationality", nationality)):
+        wanted = getattr(query, detail)
         if wanted and recorded and recorded != "unknown" and wanted != recorded:
-            score, reasons = score - PENALTY[detail], [*reasons, f"{detail} differs"]
-    return PersonHit(person, incident, round(max(score, 0.0), 1), reasons)
+            score -= PENALTY[detail]
+            reasons.append(f"{detail} differs")
+    return round(max(score, 0.0), 1), reasons
 
 
 def _dates_overlap(a: str, b: str) -> bool:

@@ -150,16 +150,21 @@ def _apply(incident: Incident, data: IncidentIn, area: Area) -> None:
     for column, value in incident_values(data, area).items():
         setattr(incident, column, value)
     incident.offences = [Offence(**v) for v in offence_values(data)]
-    incident.persons = [_person(v) for v in person_values(data)]
+    visibility = {
+        "area_path": area.path,
+        "restricted": data.restricted,
+        "agency_id": incident.agency_id,
+    }
+    incident.persons = [_person(v, visibility) for v in person_values(data)]
     incident.vehicles = [Vehicle(**v) for v in vehicle_values(data)]
     incident.firearms = [Firearm(**v) for v in firearm_values(data)]
     incident.documents = [IdentityDocument(**v) for v in document_values(data)]
 
 
-def _person(values: dict[str, Any]) -> Involvement:
+def _person(values: dict[str, Any], visibility: dict[str, Any]) -> Involvement:
     person = Involvement(**values)
     name_keys = keys(values.get("given_names") or "", values.get("surnames") or "")
-    person.name_keys.add_all(PersonNameKey(key=key) for key in sorted(name_keys))
+    person.name_keys.add_all(PersonNameKey(key=key, **visibility) for key in sorted(name_keys))
     return person
 
 
@@ -292,19 +297,22 @@ def visible_incidents(principal: Principal, flt: IncidentFilter) -> Select[Incid
     return matching_incidents(flt).where(visible_to(principal))
 
 
-def visible_to(principal: Principal) -> ColumnElement[bool]:
+def visible_to(
+    principal: Principal, where: type[Incident] | type[PersonNameKey] = Incident
+) -> ColumnElement[bool]:
     """The condition an incident meets when ``principal`` may read it.
 
     The same rule as ``authorize`` with ``incident_scope``: inside the jurisdiction, and
     restricted incidents only for their agency and agencies of a higher rank. It needs
-    no join, so searches can apply it to incidents reached from an index.
+    no join, and applies as well to the copies of those columns that person name keys
+    carry (``where=PersonNameKey``).
     """
     higher = [lv for lv, rank in RANK.items() if rank < RANK[principal.agency_level]]
-    allowed = ~Incident.restricted | (Incident.agency_id == principal.agency_id)
+    allowed = ~where.restricted | (where.agency_id == principal.agency_id)
     if higher:
         senior = select(Agency.id).where(Agency.level.in_(higher))
-        allowed = allowed | Incident.agency_id.in_(senior)
-    inside = Incident.area_path.startswith(principal.jurisdiction_path, autoescape=True)
+        allowed = allowed | where.agency_id.in_(senior)
+    inside = where.area_path.startswith(principal.jurisdiction_path, autoescape=True)
     return inside & allowed
 
 
