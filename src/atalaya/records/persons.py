@@ -90,10 +90,15 @@ def _candidates(session: Session, principal: Principal, name_keys: set[str]) -> 
     ids = (
         select(PersonNameKey.involvement_id)
         .where(PersonNameKey.key.in_(sorted(name_keys)), visible_to(principal, PersonNameKey))
-        .group_by(PersonNameKey.involvement_id)
-        .order_by(func.count().desc(), PersonNameKey.involvement_id.desc())
         .limit(MAX_CANDIDATES)
     )
+    if len(name_keys) == 1:
+        # Each person holds a key once: walk its index run from the newest, and stop.
+        ids = ids.order_by(PersonNameKey.involvement_id.desc())
+    else:
+        ids = ids.group_by(PersonNameKey.involvement_id).order_by(
+            func.count().desc(), PersonNameKey.involvement_id.desc()
+        )
     rows = session.execute(select(*_SCORED).where(Involvement.id.in_(ids)))
     return [tuple(row) for row in rows]  # type: ignore[misc]
 
