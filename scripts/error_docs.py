@@ -38,7 +38,8 @@ A code never changes meaning. New codes are added at the end of their family.
 FOOTER = """
 Families: `API` request shape and protocol; `AUTH` signing in and permissions; `ACC`
 agencies, users and tokens; `REC` the validation rules of incident records (see
-[records.md](records.md)); `GEO` area files; `AUD` the audit log; `BAK` backups."""
+[records.md](records.md)); `GEO` area files; `AUD` the audit log; `BAK` backups;
+`OBS` the observatory's imports and queries (see [observatory.md](observatory.md))."""
 
 
 def page() -> str:

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import gc
 from pathlib import Path
 
 from fastapi import FastAPI
@@ -14,6 +15,7 @@ from atalaya.audit import api as audit_api
 from atalaya.audit import views as audit_views
 from atalaya.db import Database
 from atalaya.geo import api as geo_api
+from atalaya.observatory import api as observatory_api
 from atalaya.records import api as records_api
 from atalaya.records import views as records_views
 from atalaya.runtime import Runtime
@@ -33,6 +35,9 @@ def create_app(settings: Settings, db: Database | None = None) -> FastAPI:
         # The interactive docs load scripts from a CDN; nothing may come from another host.
         docs_url=None,
         redoc_url=None,
+        # No OpenTelemetry provider is configured, and a node sends nothing elsewhere;
+        # FastAPI would otherwise look the providers up on every request.
+        telemetry={"tracing": False, "metrics": False, "logs": False, "operation_spans": False},
     )
     app.state.runtime = Runtime.from_settings(settings, db)
     problems.install(app)
@@ -48,6 +53,7 @@ def create_app(settings: Settings, db: Database | None = None) -> FastAPI:
         audit_api,
         geo_api,
         records_api,
+        observatory_api,
         accounts_views,
         audit_views,
         records_views,
@@ -59,4 +65,10 @@ def create_app(settings: Settings, db: Database | None = None) -> FastAPI:
 
 def app_from_environment() -> FastAPI:
     """Return the application configured from ``ATALAYA_*`` variables (for ``serve``)."""
-    return create_app(Settings())
+    app = create_app(Settings())
+    # What exists now (modules, routes, models, compiled statements) lives as long as the
+    # worker: move it out of the collector's sight, so that a full collection, which
+    # otherwise walks all of it every few hundred requests, costs little.
+    gc.collect()
+    gc.freeze()
+    return app

@@ -20,8 +20,15 @@ from atalaya.audit import service as audit
 from atalaya.audit.cli import audit as audit_commands
 from atalaya.backup import backup as write_backup
 from atalaya.backup import restore as read_backup
-from atalaya.clitools import cli_context, reports_errors, runtime, unit_of_work
+from atalaya.clitools import (
+    cli_context,
+    collected_between_batches,
+    reports_errors,
+    runtime,
+    unit_of_work,
+)
 from atalaya.geo.cli import areas
+from atalaya.observatory.cli import stats
 from atalaya.records.cli import records
 from atalaya.runtime import Runtime
 
@@ -38,6 +45,7 @@ app.add_typer(tokens, name="tokens")
 app.add_typer(areas, name="areas")
 app.add_typer(audit_commands, name="audit")
 app.add_typer(records, name="records")
+app.add_typer(stats, name="stats")
 
 
 @app.command()
@@ -110,11 +118,14 @@ def _load_demo_incidents(rt: Runtime, numbers: list[int]) -> int:
         MofNCompleteColumn(),
         TimeRemainingColumn(),
     )
-    with Progress(*columns) as progress:
+    with Progress(*columns) as progress, collected_between_batches() as collect:
         task = progress.add_task("demo", total=len(numbers))
-        report = load_demo_incidents(
-            rt.db.sessions, cli_context(), numbers, progress=lambda n: progress.advance(task, n)
-        )
+
+        def batch_done(count: int) -> None:
+            progress.advance(task, count)
+            collect()
+
+        report = load_demo_incidents(rt.db.sessions, cli_context(), numbers, progress=batch_done)
     for rejection in report.rejected:
         codes = ", ".join(f"{e.code} {e.field}" for e in rejection.errors)
         typer.echo(f"  rejected {rejection.reference}: {codes}", err=True)

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import gc
 import getpass
 import sys
 from collections.abc import Callable, Iterator
@@ -36,6 +37,28 @@ def unit_of_work(rt: Runtime) -> Iterator[Session]:
         except BaseException:
             session.rollback()
             raise
+
+
+@contextmanager
+def collected_between_batches() -> Iterator[Callable[[], object]]:
+    """Pause Python's automatic garbage collection for a bulk job; yield the function
+    the job calls between batches to collect what the batch left.
+
+    A bulk import allocates millions of small objects, and the automatic collector
+    walks them over and over as they pile up (a fifth of an import's time). Objects
+    alive before the job are set aside (``gc.freeze``), so each collection between
+    batches looks only at what the job made; memory stays bounded by one batch.
+    """
+    was_enabled = gc.isenabled()
+    gc.collect()
+    gc.freeze()
+    gc.disable()
+    try:
+        yield gc.collect
+    finally:
+        gc.unfreeze()
+        if was_enabled:
+            gc.enable()
 
 
 def cli_context() -> AuditContext:

@@ -76,6 +76,29 @@ CODES: dict[str, tuple[int, str]] = {
     "BAK-102": (422, N_("This backup was made from a {found} database, not {expected}.")),
     "BAK-103": (422, N_("This file is not an Atalaya backup.")),
     "BAK-104": (500, N_("The database tool failed: {problem}")),
+    "OBS-101": (422, N_("Unknown import format. Use one of: {choices}.")),
+    "OBS-102": (
+        422,
+        N_("The file is not in the {encoding} encoding this format uses (line {line})."),
+    ),
+    "OBS-103": (422, N_("This is not a {format} file: the column(s) {columns} are missing.")),
+    "OBS-104": (422, N_("Line {line} repeats line {first}.")),
+    "OBS-105": (422, N_("Line {line}: there is no area with {scheme} code {code}.")),
+    "OBS-106": (422, N_("Line {line}: {column} is negative ({value}); a count cannot be.")),
+    "OBS-107": (422, N_("Line {line}: {column} should be a whole number, not {value}.")),
+    "OBS-108": (422, N_("Line {line}: {code} is not a category of the {scheme} crosswalk.")),
+    "OBS-109": (422, N_("Line {line}: {value} is not allowed in {column}.")),
+    "OBS-110": (422, N_("Nothing was imported: the file has {count} problems.")),
+    "OBS-111": (422, N_("Line {line} has {found} fields; the header has {expected}.")),
+    "OBS-112": (
+        409,
+        N_("Line {line}: this edition was imported with {old} for {period}; the file says {new}."),
+    ),
+    "OBS-113": (422, N_("Give the file's edition date with --vintage YYYY-MM-DD.")),
+    "OBS-114": (422, N_("Write the period as YYYY, YYYY-Qn or YYYY-MM, not {value}.")),
+    "OBS-115": (422, N_("There is no ICCS code {code}.")),
+    "OBS-116": (422, N_("{value} is not allowed here. Use one of: {choices}.")),
+    "OBS-117": (404, N_("There is no statistical source with id {id}.")),
 }
 
 

@@ -7,4 +7,5 @@ def load_all() -> None:
     import atalaya.accounts.models
     import atalaya.audit.models
     import atalaya.geo.models
+    import atalaya.observatory.models
     import atalaya.records.models  # noqa: F401

@@ -81,7 +81,7 @@ def test_a_failure_mid_batch_leaves_whole_batches_and_a_rerun_completes(
 ) -> None:  # type: ignore[no-untyped-def]
     path = jsonl(tmp_path / "in.jsonl", [homicide(reference=f"C-{i}") for i in range(5)])
     officer = juarez_officer(session)
-    real_store = imports.store_new
+    real_store = imports.store_staged
     calls = {"n": 0}
 
     def crash_after_writing_the_second_batch(*args, **kwargs):  # type: ignore[no-untyped-def]
@@ -91,11 +91,11 @@ def test_a_failure_mid_batch_leaves_whole_batches_and_a_rerun_completes(
             raise RuntimeError("killed")  # its rows are written but not committed
         return refused
 
-    monkeypatch.setattr(imports, "store_new", crash_after_writing_the_second_batch)
+    monkeypatch.setattr(imports, "store_staged", crash_after_writing_the_second_batch)
     with pytest.raises(RuntimeError):
         import_records(db.sessions, officer, TEST_CONTEXT, read_jsonl(path), batch_size=2)
     assert incidents(session) == 2  # the first batch, whole; nothing of the second
-    monkeypatch.setattr(imports, "store_new", real_store)
+    monkeypatch.setattr(imports, "store_staged", real_store)
     rerun = import_records(db.sessions, officer, TEST_CONTEXT, read_jsonl(path), batch_size=2)
     assert (rerun.stored, rerun.unchanged) == (3, 2)
     assert incidents(session) == 5

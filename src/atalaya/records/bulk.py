@@ -1,12 +1,12 @@
 """Storing many new incidents at once: the same rules and columns as one at a time,
 written with one multi-row statement per table.
 
-``atalaya.records.imports`` sends the new records of each batch here. The rules run
-first, record by record (a record that breaks one is returned with its errors and
-writes nothing); the records that pass are written table by table, parents before
-children, in the caller's transaction. The column values come from the functions the
-one-at-a-time path uses (``service.incident_values`` and the rest), so both store
-exactly the same rows.
+A record is first *staged* (``stage``): checked against every rule that needs no
+database, and turned into the rows it will write. ``store_staged`` then checks what
+needs the database (the area exists, the agency may record there), gives the rows
+their ids and writes them table by table, parents before children, in the caller's
+transaction. The column values come from the functions the one-at-a-time path uses
+(``service.incident_values`` and the rest), so both store exactly the same rows.
 """
 
 from __future__ import annotations
@@ -38,40 +38,78 @@ from atalaya.records.models import (
 from atalaya.records.rules import validate
 from atalaya.records.schema import IncidentIn
 
+Row = dict[str, Any]
+
+
+@dataclass(frozen=True)
+class Staged:
+    """A record that passed every rule needing no database, and the rows it writes
+    (without ids, agency or the area's path, which storing adds)."""
+
+    reference: str
+    area: str
+    restricted: bool
+    record: dict[str, Any]  # the record as JSON: what its version keeps
+    incident: Row
+    offences: list[Row]
+    persons: list[Row]
+    person_keys: list[list[str]]  # the name keys of each person
+    vehicles: list[Row]
+    firearms: list[Row]
+    documents: list[Row]
+
+
+def stage(record: IncidentIn) -> Staged | list[FieldError]:
+    """Return ``record`` staged for storing, or the rules it breaks."""
+    errors = validate(record)
+    if errors:
+        return errors
+    dumped = record.model_dump(mode="json")
+    persons = service.person_values(dumped)
+    return Staged(
+        reference=record.reference,
+        area=record.area,
+        restricted=record.restricted,
+        record=dumped,
+        incident=service.incident_values(record),
+        offences=service.offence_values(record, dumped),
+        persons=persons,
+        person_keys=[sorted(keys(p["given_names"], p["surnames"])) for p in persons],
+        vehicles=service.vehicle_values(dumped),
+        firearms=service.firearm_values(dumped),
+        documents=service.document_values(dumped),
+    )
+
 
 @dataclass(frozen=True)
 class Refused:
-    index: int  # position in the list given to ``store_new``
+    index: int  # position in the list given to ``store_staged``
     errors: list[FieldError]
 
 
-def store_new(
-    session: Session, principal: Principal, records: Sequence[IncidentIn]
+def store_staged(
+    session: Session, principal: Principal, records: Sequence[Staged]
 ) -> list[Refused]:
-    """Store ``records`` (new references of ``principal``'s agency) as version 1.
+    """Store staged ``records`` (new references of ``principal``'s agency) as version 1.
 
     Returns the records refused, with their errors; the others are written (flushed in
     the session's transaction, not committed, not audited).
     """
     authorize(principal, "record.create")
-    areas = _areas(session, {r.area for r in records if r.area})
+    areas = _areas(session, {r.area for r in records})
     refused: list[Refused] = []
-    accepted: list[tuple[IncidentIn, Area]] = []
+    accepted: list[tuple[Staged, Area]] = []
     for index, record in enumerate(records):
-        errors = validate(record)
         area = areas.get(record.area)
-        if record.area and area is None:
-            errors.append(FieldError("area", "REC-118"))
-        if not errors and area is not None:
-            try:
-                authorize(principal, "record.create", Scope(area.path))
-            except DomainError as error:
-                errors.append(FieldError("area", error.code))
-        if errors:
-            refused.append(Refused(index, errors))
-        else:
-            assert area is not None
-            accepted.append((record, area))
+        if area is None:
+            refused.append(Refused(index, [FieldError("area", "REC-118")]))
+            continue
+        try:
+            authorize(principal, "record.create", Scope(area.path))
+        except DomainError as error:
+            refused.append(Refused(index, [FieldError("area", error.code)]))
+            continue
+        accepted.append((record, area))
     if accepted:
         _write(session, principal, accepted)
     return refused
@@ -83,61 +121,61 @@ def _areas(session: Session, codes: set[str]) -> dict[str, Area]:
     return {a.code: a for a in session.scalars(select(Area).where(Area.code.in_(codes)))}
 
 
-def _write(session: Session, principal: Principal, accepted: list[tuple[IncidentIn, Area]]) -> None:
+def _write(session: Session, principal: Principal, accepted: list[tuple[Staged, Area]]) -> None:
     now = utcnow()
     incident_ids = _allocate_ids(session, Incident.__table__, len(accepted))
-    incidents = [
-        {
-            **service.incident_values(record, area),
-            "id": incident_id,
-            "agency_id": principal.agency_id,
-            "version": 1,
-            "created_at": now,
-            "updated_at": now,
-        }
-        for incident_id, (record, area) in zip(incident_ids, accepted, strict=True)
-    ]
-    offences: list[dict[str, Any]] = []
-    persons: list[dict[str, Any]] = []
-    vehicles: list[dict[str, Any]] = []
-    firearms: list[dict[str, Any]] = []
-    documents: list[dict[str, Any]] = []
-    versions: list[dict[str, Any]] = []
-    person_keys: list[tuple[dict[str, Any], dict[str, Any]]] = []
+    person_ids = iter(
+        _allocate_ids(session, Involvement.__table__, sum(len(r.persons) for r, _ in accepted))
+    )
+    agency = principal.agency_id
+    incidents: list[Row] = []
+    offences: list[Row] = []
+    persons: list[Row] = []
+    name_keys: list[Row] = []
+    vehicles: list[Row] = []
+    firearms: list[Row] = []
+    documents: list[Row] = []
+    versions: list[Row] = []
     for incident_id, (record, area) in zip(incident_ids, accepted, strict=True):
+        incidents.append(
+            {
+                **record.incident,
+                "id": incident_id,
+                "area_path": area.path,
+                "agency_id": agency,
+                "version": 1,
+                "created_at": now,
+                "updated_at": now,
+            }
+        )
         of_incident = {"incident_id": incident_id}
-        offences += [{**v, **of_incident} for v in service.offence_values(record)]
-        incident_persons = [{**v, **of_incident} for v in service.person_values(record)]
-        persons += incident_persons
-        visibility = {
-            "area_path": area.path,
-            "restricted": record.restricted,
-            "agency_id": principal.agency_id,
-        }
-        for person in incident_persons:
-            person_keys.append((person, visibility))
-        vehicles += [{**v, **of_incident} for v in service.vehicle_values(record)]
-        firearms += [{**v, **of_incident} for v in service.firearm_values(record)]
-        documents += [{**v, **of_incident} for v in service.document_values(record)]
+        offences += [{**row, **of_incident} for row in record.offences]
+        vehicles += [{**row, **of_incident} for row in record.vehicles]
+        firearms += [{**row, **of_incident} for row in record.firearms]
+        documents += [{**row, **of_incident} for row in record.documents]
+        for person, person_keys in zip(record.persons, record.person_keys, strict=True):
+            person_id = next(person_ids)
+            persons.append({**person, **of_incident, "id": person_id})
+            name_keys += [
+                {
+                    "key": key,
+                    "involvement_id": person_id,
+                    "area_path": area.path,
+                    "restricted": record.restricted,
+                    "agency_id": agency,
+                }
+                for key in person_keys
+            ]
         versions.append(
             {
                 **of_incident,
                 "version": 1,
-                "record": record.model_dump(mode="json"),
+                "record": record.record,
                 "changed_at": now,
                 "changed_by": principal.username,
                 "agency_code": principal.agency_code,
             }
         )
-    for person_id, person in zip(
-        _allocate_ids(session, Involvement.__table__, len(persons)), persons, strict=True
-    ):
-        person["id"] = person_id
-    name_keys = [
-        {"key": key, "involvement_id": person["id"], **visibility}
-        for person, visibility in person_keys
-        for key in keys(person["given_names"], person["surnames"])
-    ]
     connection = session.connection()
     for table, rows in (
         (Incident.__table__, incidents),

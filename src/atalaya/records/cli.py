@@ -14,11 +14,17 @@ from atalaya.accounts.authz import Principal
 from atalaya.accounts.models import AgencyLevel, Role
 from atalaya.accounts.service import get_agency
 from atalaya.audit import service as audit
-from atalaya.clitools import cli_context, reports_errors, runtime, unit_of_work
+from atalaya.clitools import (
+    cli_context,
+    collected_between_batches,
+    reports_errors,
+    runtime,
+    unit_of_work,
+)
 from atalaya.db import as_utc
 from atalaya.records.exports import WRITERS
 from atalaya.records.formats import FORMATS
-from atalaya.records.imports import ImportReport, import_records
+from atalaya.records.imports import ImportReport, import_staged, staged
 from atalaya.records.service import IncidentFilter, matching_incidents
 
 records = typer.Typer(help="Uniform criminal records: incidents, offences, persons, things.")
@@ -53,15 +59,20 @@ def import_command(
         )
     total = count(path)
     columns = (TextColumn("Importing"), BarColumn(), MofNCompleteColumn(), TimeRemainingColumn())
-    with Progress(*columns) as progress:
+    with Progress(*columns) as progress, collected_between_batches() as collect:
         task = progress.add_task("import", total=total)
-        report = import_records(
+
+        def batch_done(count: int) -> None:
+            progress.advance(task, count)
+            collect()
+
+        report = import_staged(
             rt.db.sessions,
             principal,
             ctx,
-            read(path),
+            staged(read(path)),
             batch_size=batch_size,
-            progress=lambda n: progress.advance(task, n),
+            progress=batch_done,
         )
     _print_report(report)
 

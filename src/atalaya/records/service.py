@@ -147,18 +147,20 @@ def _check(
 
 
 def _apply(incident: Incident, data: IncidentIn, area: Area) -> None:
-    for column, value in incident_values(data, area).items():
+    for column, value in incident_values(data).items():
         setattr(incident, column, value)
-    incident.offences = [Offence(**v) for v in offence_values(data)]
+    incident.area_code, incident.area_path = area.code, area.path
+    dumped = data.model_dump(mode="json")
+    incident.offences = [Offence(**v) for v in offence_values(data, dumped)]
     visibility = {
         "area_path": area.path,
         "restricted": data.restricted,
         "agency_id": incident.agency_id,
     }
-    incident.persons = [_person(v, visibility) for v in person_values(data)]
-    incident.vehicles = [Vehicle(**v) for v in vehicle_values(data)]
-    incident.firearms = [Firearm(**v) for v in firearm_values(data)]
-    incident.documents = [IdentityDocument(**v) for v in document_values(data)]
+    incident.persons = [_person(v, visibility) for v in person_values(dumped)]
+    incident.vehicles = [Vehicle(**v) for v in vehicle_values(dumped)]
+    incident.firearms = [Firearm(**v) for v in firearm_values(dumped)]
+    incident.documents = [IdentityDocument(**v) for v in document_values(dumped)]
 
 
 def _person(values: dict[str, Any], visibility: dict[str, Any]) -> Involvement:
@@ -168,12 +170,15 @@ def _person(values: dict[str, Any], visibility: dict[str, Any]) -> Involvement:
     return person
 
 
-# The column values of an incident and its parts, from a record that passed the rules.
-# The ORM path above and the bulk import (``atalaya.records.bulk``) both build on them.
+# The column values of an incident and its parts, from a record that passed the rules
+# (``dumped`` is the record as JSON, as its version keeps it: the parts hold only text,
+# numbers and booleans, so they read the same as in Python). The ORM path above and the
+# bulk import (``atalaya.records.bulk``) both build on them.
 
 
-def incident_values(data: IncidentIn, area: Area) -> dict[str, Any]:
-    """Return the ``incidents`` columns a record sets (not its agency or version)."""
+def incident_values(data: IncidentIn) -> dict[str, Any]:
+    """Return the ``incidents`` columns a record sets (not its area's path, agency or
+    version)."""
     start = parse_partial_date(data.occurred_from)
     end = parse_partial_date(data.occurred_to) if data.occurred_to else start
     assert start is not None and end is not None  # the rules have checked them
@@ -184,8 +189,7 @@ def incident_values(data: IncidentIn, area: Area) -> dict[str, Any]:
         "occurred_start": start.earliest,
         "occurred_end": end.latest,
         "reported_at": as_utc(data.reported_at),
-        "area_code": area.code,
-        "area_path": area.path,
+        "area_code": data.area,
         "latitude": data.latitude,
         "longitude": data.longitude,
         "place_type": data.place_type,
@@ -195,23 +199,24 @@ def incident_values(data: IncidentIn, area: Area) -> dict[str, Any]:
     }
 
 
-def offence_values(data: IncidentIn) -> list[dict[str, Any]]:
+def offence_values(data: IncidentIn, dumped: dict[str, Any]) -> list[dict[str, Any]]:
     rows = []
-    for index, offence in enumerate(data.offences):
+    for index in range(len(data.offences)):
         code = iccs_code_of(index, data)
         assert code is not None  # REC-116
-        rows.append({"position": index, "iccs_code": code, **offence.model_dump(exclude={"iccs"})})
+        values = {k: v for k, v in dumped["offences"][index].items() if k != "iccs"}
+        rows.append({"position": index, "iccs_code": code, **values})
     return rows
 
 
-def person_values(data: IncidentIn) -> list[dict[str, Any]]:
-    return [{"position": i, **p.model_dump()} for i, p in enumerate(data.persons)]
+def person_values(dumped: dict[str, Any]) -> list[dict[str, Any]]:
+    return [{"position": i, **p} for i, p in enumerate(dumped["persons"])]
 
 
-def vehicle_values(data: IncidentIn) -> list[dict[str, Any]]:
+def vehicle_values(dumped: dict[str, Any]) -> list[dict[str, Any]]:
     rows = []
-    for index, vehicle in enumerate(data.vehicles):
-        values = vehicle.model_dump()
+    for index, vehicle in enumerate(dumped["vehicles"]):
+        values = dict(vehicle)
         vin, plate = values.get("vin"), values.get("plate")
         values["vin_normalised"] = normalise_vin(vin) if vin else None
         values["plate_normalised"] = normalise_plate(plate) if plate else None
@@ -219,20 +224,20 @@ def vehicle_values(data: IncidentIn) -> list[dict[str, Any]]:
     return rows
 
 
-def firearm_values(data: IncidentIn) -> list[dict[str, Any]]:
+def firearm_values(dumped: dict[str, Any]) -> list[dict[str, Any]]:
     rows = []
-    for index, firearm in enumerate(data.firearms):
-        values = firearm.model_dump()
+    for index, firearm in enumerate(dumped["firearms"]):
+        values = dict(firearm)
         serial = values.get("serial")
         values["serial_normalised"] = normalise_serial(serial) if serial else None
         rows.append({"position": index, **values})
     return rows
 
 
-def document_values(data: IncidentIn) -> list[dict[str, Any]]:
+def document_values(dumped: dict[str, Any]) -> list[dict[str, Any]]:
     rows = []
-    for index, document in enumerate(data.documents):
-        values = document.model_dump()
+    for index, document in enumerate(dumped["documents"]):
+        values = dict(document)
         number = values.get("number")
         values["number_normalised"] = normalise_document_number(number) if number else None
         rows.append({"position": index, **values})

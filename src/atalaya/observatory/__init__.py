@@ -1,0 +1,1 @@
+"""The observatory: published crime statistics, populations and comparable indicators."""

@@ -1,0 +1,86 @@
+"""JSON routes of the observatory: indicator values, public where they are published."""
+
+from __future__ import annotations
+
+from typing import Annotated
+
+from fastapi import APIRouter, Depends, Query, Request
+
+from atalaya.accounts.authz import Principal
+from atalaya.accounts.deps import SESSION_COOKIE, SessionDep, bearer_token, current_principal
+from atalaya.observatory.models import TOTAL
+from atalaya.observatory.query import IndicatorQuery, Visibility
+from atalaya.observatory.schemas import IndicatorOut
+from atalaya.observatory.service import indicator_values
+from atalaya.web.language import request_language
+from atalaya.web.pagination import MAX_LIMIT, Page, decode_cursor, encode_cursor
+from atalaya.web.problems import PROBLEM_RESPONSES
+
+router = APIRouter(prefix="/api/v1", tags=["observatory"], responses=PROBLEM_RESPONSES)
+
+
+async def caller(request: Request) -> Principal | None:
+    """Return who is asking, or ``None`` for an anonymous caller. Credentials, when sent,
+    must be valid: a bad token is refused, not taken for anonymous."""
+    if bearer_token(request) is None and SESSION_COOKIE not in request.cookies:
+        return None
+    return await current_principal(request)
+
+
+CallerDep = Annotated[Principal | None, Depends(caller)]
+Code = Annotated[str | None, Query(max_length=40)]
+Breakdown = Annotated[str, Query(max_length=20)]
+
+
+async def indicator_query(
+    indicator: Code = None,
+    iccs: Annotated[str | None, Query(max_length=6)] = None,
+    national_category: Annotated[str | None, Query(max_length=300)] = None,
+    area: Code = None,
+    period: Annotated[str | None, Query(max_length=7)] = None,
+    frequency: Annotated[str | None, Query(max_length=1)] = None,
+    sex: Breakdown = TOTAL,
+    age_group: Breakdown = TOTAL,
+    weapon: Breakdown = TOTAL,
+    source_type: Code = None,
+    by: Annotated[list[str] | None, Query(max_length=4)] = None,
+) -> IndicatorQuery:
+    """The filters of an indicator query (see docs/observatory.md)."""
+    return IndicatorQuery(
+        indicator,
+        iccs,
+        national_category,
+        area,
+        period,
+        frequency,
+        sex,
+        age_group,
+        weapon,
+        source_type,
+        tuple(by or ()),
+    )
+
+
+QueryDep = Annotated[IndicatorQuery, Depends(indicator_query)]
+
+
+@router.get("/indicators", response_model=Page[IndicatorOut])
+async def list_indicators(
+    request: Request,
+    session: SessionDep,
+    who: CallerDep,
+    q: QueryDep,
+    cursor: str | None = None,
+    limit: Annotated[int, Query(ge=1, le=MAX_LIMIT)] = 100,
+) -> Page[IndicatorOut]:
+    """Indicator values rolled up to the ICCS code, area and period asked for, with rates
+    per 100,000. Anonymous callers see published series only; signed-in users with
+    ``stats.read_unpublished`` also see the unpublished ones of their jurisdiction."""
+    values = indicator_values(session, q, Visibility.of(who))
+    start = decode_cursor(cursor) if cursor else 0
+    language = request_language(request)
+    items = [IndicatorOut.of(v, language) for v in values[start : start + limit]]
+    more = start + limit < len(values)
+    return Page[IndicatorOut](
+        items=items, total=len(values), next=encode_cursor(start + limit) if more else None
+    )

@@ -1,0 +1,31 @@
+"""The file formats ``atalaya stats import`` reads, each a function returning a
+``StatisticsFile`` (see ``atalaya.observatory.imports``)."""
+
+from __future__ import annotations
+
+import datetime as dt
+from collections.abc import Callable
+from pathlib import Path
+
+from atalaya.errors import DomainError
+from atalaya.observatory.conapo import read_conapo
+from atalaya.observatory.files import AreaIndex
+from atalaya.observatory.imports import Progress, StatisticsFile
+from atalaya.observatory.sesnsp import read_sesnsp
+
+Reader = Callable[[Path, AreaIndex, dt.date | None, Progress | None], StatisticsFile]
+
+FORMATS: dict[str, Reader] = {
+    "sesnsp-idefc": read_sesnsp,
+    "conapo-population": read_conapo,
+}
+
+
+def reader_for(format: str) -> Reader:
+    """Return the reader of ``format``; raise ``OBS-101`` for a format not read here."""
+    try:
+        return FORMATS[format]
+    except KeyError:
+        raise DomainError(
+            "OBS-101", field="format", params={"choices": ", ".join(FORMATS)}
+        ) from None

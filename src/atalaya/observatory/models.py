@@ -1,0 +1,162 @@
+"""Published statistics: sources, series of observations, and populations.
+
+A **source** is one edition (vintage) of a publisher's dataset. A **series** is what a
+source counts for one combination of dimensions (indicator, ICCS code and/or national
+category, area, sex, age group, weapon); its **observations** are the values per
+period. A series is public only once it is published (``published``); everything else
+stays behind login. **Populations** by area, year, sex and age group carry their own
+source, so every rate can say which population it used.
+
+Dimensions that a source does not break down hold ``TOTAL`` (``_T``, as in SDMX), and
+a series that has no ICCS code or no national category holds ``NONE`` there (not
+NULL, so that the unique constraints hold on both engines).
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+from enum import StrEnum
+
+from sqlalchemy import (
+    BigInteger,
+    Boolean,
+    CheckConstraint,
+    Date,
+    Float,
+    ForeignKey,
+    Index,
+    Integer,
+    PrimaryKeyConstraint,
+    String,
+    UniqueConstraint,
+)
+from sqlalchemy.orm import Mapped, mapped_column
+
+from atalaya.db import Base, UTCDateTime, utcnow
+
+TOTAL = "_T"
+NONE = ""
+
+
+class SourceType(StrEnum):
+    POLICE = "police"
+    HEALTH = "health"
+    FORENSIC = "forensic"
+    VICTIM_SURVEY = "victim_survey"
+    # Population estimates and censuses: the denominators of rates.
+    DEMOGRAPHIC = "demographic"
+
+
+class Status(StrEnum):
+    FINAL = "final"
+    PROVISIONAL = "provisional"
+    ESTIMATED = "estimated"
+    # Both have no value: never a zero.
+    NOT_AVAILABLE = "not_available"
+    CONFIDENTIAL = "confidential"
+
+
+class Frequency(StrEnum):
+    ANNUAL = "A"
+    QUARTERLY = "Q"
+    MONTHLY = "M"
+
+
+class Source(Base):
+    """One edition of a publisher's dataset, as imported."""
+
+    __tablename__ = "stat_sources"
+    __table_args__ = (UniqueConstraint("publisher", "dataset", "vintage"),)
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    publisher: Mapped[str] = mapped_column(String(100))
+    dataset: Mapped[str] = mapped_column(String(200))
+    # The edition's date: a later vintage of the same dataset supersedes earlier ones.
+    vintage: Mapped[dt.date] = mapped_column(Date)
+    source_type: Mapped[SourceType] = mapped_column(String(20))
+    # The importer that read it (``sesnsp-idefc``...).
+    format: Mapped[str] = mapped_column(String(40))
+    imported_at: Mapped[dt.datetime] = mapped_column(UTCDateTime, default=utcnow)
+
+
+class Series(Base):
+    """What one source counts for one combination of dimensions."""
+
+    __tablename__ = "stat_series"
+    __table_args__ = (
+        UniqueConstraint(
+            "source_id",
+            "indicator",
+            "iccs_code",
+            "national_scheme",
+            "national_code",
+            "area_code",
+            "sex",
+            "age_group",
+            "weapon",
+        ),
+        CheckConstraint("iccs_code <> '' OR national_code <> ''", name="classified"),
+    )
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    # Indexed first in the unique constraint.
+    source_id: Mapped[int] = mapped_column(ForeignKey("stat_sources.id", ondelete="CASCADE"))
+    indicator: Mapped[str] = mapped_column(String(40))
+    iccs_code: Mapped[str] = mapped_column(String(6), index=True, default=NONE)
+    # A crosswalk's scheme (``mx-sesnsp``) and its code, the national category as
+    # published (for SESNSP: type|subtype|modality).
+    national_scheme: Mapped[str] = mapped_column(String(40), default=NONE)
+    national_code: Mapped[str] = mapped_column(String(300), default=NONE)
+    area_code: Mapped[str] = mapped_column(ForeignKey("areas.code"), index=True)
+    # The area's path, so that roll-ups and jurisdiction need no join.
+    area_path: Mapped[str] = mapped_column(String(200), index=True)
+    sex: Mapped[str] = mapped_column(String(10), default=TOTAL)
+    age_group: Mapped[str] = mapped_column(String(10), default=TOTAL)
+    weapon: Mapped[str] = mapped_column(String(20), default=TOTAL)
+    published: Mapped[bool] = mapped_column(Boolean, default=False)
+
+
+class Observation(Base):
+    """A series' value for one period: a month, a quarter or a year.
+
+    ``period`` is its ISO-style label (``2021-03``, ``2021-Q1``, ``2021``); ``year`` and
+    ``month`` (the period's first month) let queries roll months up into quarters and
+    years. ``value`` is NULL exactly when the status is not available or confidential.
+    """
+
+    __tablename__ = "stat_observations"
+    __table_args__ = (
+        PrimaryKeyConstraint("series_id", "period"),
+        CheckConstraint(
+            "(value IS NULL) = (status IN ('not_available', 'confidential'))", name="value"
+        ),
+        # The table is read and written by series: keep its rows together on SQLite too.
+        {"sqlite_with_rowid": False},
+    )
+
+    series_id: Mapped[int] = mapped_column(ForeignKey("stat_series.id", ondelete="CASCADE"))
+    period: Mapped[str] = mapped_column(String(7))
+    frequency: Mapped[Frequency] = mapped_column(String(1))
+    year: Mapped[int] = mapped_column(Integer)
+    month: Mapped[int] = mapped_column(Integer)
+    value: Mapped[float | None] = mapped_column(Float)
+    status: Mapped[Status] = mapped_column(String(16))
+
+
+class Population(Base):
+    """Inhabitants of an area in a year (mid-year unless the source says otherwise)."""
+
+    __tablename__ = "stat_populations"
+    __table_args__ = (
+        UniqueConstraint("source_id", "area_code", "year", "sex", "age_group"),
+        Index("ix_stat_populations_area_code_year", "area_code", "year"),
+    )
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    # Indexed first in the unique constraint.
+    source_id: Mapped[int] = mapped_column(ForeignKey("stat_sources.id", ondelete="CASCADE"))
+    area_code: Mapped[str] = mapped_column(ForeignKey("areas.code"))
+    year: Mapped[int] = mapped_column(Integer)
+    sex: Mapped[str] = mapped_column(String(10), default=TOTAL)
+    age_group: Mapped[str] = mapped_column(String(10), default=TOTAL)
+    value: Mapped[int] = mapped_column(BigInteger)
