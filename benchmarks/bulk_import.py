@@ -6,10 +6,11 @@ For each round:
 2. ``atalaya records import FILE --format jsonl`` as a separate process, timed end to
    end (start-up, reading, validation, writing) with its peak resident memory;
 3. the baseline: every row that import wrote (incidents, offences, persons, name keys,
-   vehicles, versions) is read back, and written with plain ``sqlite3`` ``executemany``,
-   one statement per table and one transaction in all, into another fresh database
-   with the same schema, indexes, triggers and pragmas (WAL, synchronous=NORMAL,
-   foreign keys on). Only the inserts and the commit are timed.
+   vehicles, versions) is read back in the order the file gave them (by id; name keys
+   by person), and written with plain ``sqlite3`` ``executemany``, one statement per
+   table and one transaction in all, into another fresh database with the same
+   schema, indexes, triggers and pragmas (WAL, synchronous=NORMAL, foreign keys on).
+   Only the inserts and the commit are timed.
 
 The memory check imports a file of N/10 records and one of N into fresh databases and
 compares the peak resident memory of the two processes.
@@ -98,7 +99,12 @@ def plain_insert(source: Path, target: Path) -> tuple[float, int]:
 def copy_rows(source: Path, target: Path) -> tuple[float, int]:
     """Copy every imported row with plain executemany; return seconds and row count."""
     with sqlite3.connect(source) as db:
-        rows = {t: db.execute(f"SELECT * FROM {t}").fetchall() for t in TABLES}  # noqa: S608
+        # In the order the rows arrived: as the file lists the incidents.
+        order = {"person_name_keys": "involvement_id, key"}
+        rows = {
+            t: db.execute(f"SELECT * FROM {t} ORDER BY {order.get(t, 'id')}").fetchall()  # noqa: S608
+            for t in TABLES
+        }
         columns = {t: [c[1] for c in db.execute(f"PRAGMA table_info({t})")] for t in TABLES}
     connection = sqlite3.connect(target, isolation_level=None)
     connection.execute("PRAGMA journal_mode=WAL")

@@ -36,7 +36,7 @@ def import_command(
     path: Annotated[Path, typer.Argument(exists=True, dir_okay=False, help="File to import.")],
     format: Annotated[str, typer.Option(help=f"One of: {', '.join(FORMATS)}.")],
     agency: Annotated[str, typer.Option(help="Code of the agency the incidents belong to.")],
-    batch_size: Annotated[int, typer.Option(help="Records per transaction.")] = 2000,
+    batch_size: Annotated[int, typer.Option(help="Records per transaction.")] = 5000,
 ) -> None:
     """Import incidents. Each batch is stored whole or not at all; importing the same file
     again changes nothing; records that break a rule are skipped and reported."""

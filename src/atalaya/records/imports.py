@@ -67,7 +67,7 @@ def import_records(
     ctx: AuditContext,
     records: Iterable[SourceRecord],
     *,
-    batch_size: int = 2000,
+    batch_size: int = 5000,
     progress: Callable[[int], None] | None = None,
 ) -> ImportReport:
     """Store ``records`` for ``principal``'s agency, one transaction per batch."""
@@ -91,7 +91,7 @@ def import_staged(
     ctx: AuditContext,
     records: Iterable[StagedRecord],
     *,
-    batch_size: int = 2000,
+    batch_size: int = 5000,
     progress: Callable[[int], None] | None = None,
 ) -> ImportReport:
     """Store staged ``records`` for ``principal``'s agency, one transaction per batch."""
@@ -107,9 +107,11 @@ def import_staged(
                 detail={"batch": number, "records": len(batch)},
             )
             session.commit()
-        report.read += len(batch)
+        done = len(batch)
+        del batch  # the batch is gone before ``progress`` runs (it may collect garbage)
+        report.read += done
         if progress:
-            progress(len(batch))
+            progress(done)
     return report
 
 
