@@ -24,7 +24,7 @@ from atalaya.accounts import service
 from atalaya.accounts.credentials import Credentials
 from atalaya.app import create_app
 from atalaya.audit.service import Actor, AuditContext
-from atalaya.db import Database, make_engine
+from atalaya.db import Database, DirectConnection, make_engine
 from atalaya.demo import load_demo
 from atalaya.geo.service import seed_reference_areas
 from atalaya.migrations import upgrade
@@ -113,7 +113,9 @@ def db(engine: Engine, connection: Connection) -> Database:
     sessions = sessionmaker(
         bind=connection, join_transaction_mode="create_savepoint", expire_on_commit=False
     )
-    return Database(engine, sessions, sessions)
+    # Direct connections work inside the test's transaction too, on savepoints.
+    direct = DirectConnection(connection)
+    return Database(engine, sessions, sessions, direct, direct)
 
 
 @pytest.fixture

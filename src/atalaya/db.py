@@ -9,21 +9,29 @@ SQLite runs in WAL mode with foreign keys on. Write transactions start with
 ``BEGIN IMMEDIATE``, so that two processes never fail upgrading a read lock to a write
 lock; reads run statement by statement (autocommit) alongside writers. PostgreSQL
 goes through psycopg 3.
+
+Each process also keeps two ``DirectConnection``s, one read-only, one for writing, for
+the few statements on every request's path, which run on the DBAPI cursor without a
+session or a pool checkout (decision 0002).
 """
 
 from __future__ import annotations
 
+import asyncio
 import datetime as dt
 import fcntl
 import os
-from collections.abc import Callable, Mapping, Sequence
+from collections.abc import AsyncIterator, Callable, Mapping, Sequence
+from contextlib import AbstractContextManager, asynccontextmanager, nullcontext
 from dataclasses import dataclass
+from operator import itemgetter
 from typing import Any, overload
 
 from sqlalchemy import Connection, DateTime, Engine, MetaData, String, create_engine, event
 from sqlalchemy.engine import Dialect
 from sqlalchemy.ext.compiler import compiles
 from sqlalchemy.orm import DeclarativeBase, Session, sessionmaker
+from sqlalchemy.pool import PoolProxiedConnection
 from sqlalchemy.sql.expression import ClauseElement, FunctionElement
 from sqlalchemy.types import TypeDecorator
 
@@ -149,6 +157,10 @@ def _configure_sqlite(engine: Engine, read_only: bool, path: str | None) -> None
         _queue_writers(engine, path + ".writer-lock")
 
 
+# Where a write connection keeps the file descriptor of its writers' lock (``info``).
+WRITER_LOCK = "writer_lock"
+
+
 def _queue_writers(engine: Engine, lock_path: str) -> None:
     """Make writers, in every process, wait their turn on a lock the kernel hands over.
 
@@ -160,41 +172,167 @@ def _queue_writers(engine: Engine, lock_path: str) -> None:
 
     @event.listens_for(engine, "connect")
     def _open_lock(_dbapi_connection: Any, record: Any) -> None:
-        record.info["writer_lock"] = os.open(lock_path, os.O_RDWR | os.O_CREAT, 0o600)
+        record.info[WRITER_LOCK] = os.open(lock_path, os.O_RDWR | os.O_CREAT, 0o600)
 
     @event.listens_for(engine, "close")
     def _close_lock(_dbapi_connection: Any, record: Any) -> None:
-        if (fd := record.info.pop("writer_lock", None)) is not None:
+        if (fd := record.info.pop(WRITER_LOCK, None)) is not None:
             os.close(fd)
 
     @event.listens_for(engine, "begin")
     def _on_begin(connection: Any) -> None:
-        fcntl.flock(connection.info["writer_lock"], fcntl.LOCK_EX)
+        fcntl.flock(connection.info[WRITER_LOCK], fcntl.LOCK_EX)
         connection.exec_driver_sql("BEGIN IMMEDIATE")
 
     @event.listens_for(engine, "checkin")
     def _on_checkin(_dbapi_connection: Any, record: Any) -> None:
-        if (fd := record.info.get("writer_lock")) is not None:
+        if (fd := record.info.get(WRITER_LOCK)) is not None:
             fcntl.flock(fd, fcntl.LOCK_UN)
 
 
 @dataclass
 class Database:
-    """An engine and the session factories bound to it."""
+    """An engine, the session factories bound to it, and the process's two direct
+    connections: ``reader`` for the reads on every request's path (who holds this token)
+    and ``writer`` for the audit writer's group commits."""
 
     engine: Engine
     sessions: sessionmaker[Session]
     read_sessions: sessionmaker[Session]
+    reader: DirectConnection
+    writer: DirectConnection
 
     @classmethod
     def from_settings(cls, settings: Settings) -> Database:
         engine = make_engine(settings)
-        reader = make_engine(settings, read_only=True)
+        read_engine = make_engine(settings, read_only=True)
         return cls(
             engine,
             sessionmaker(engine, expire_on_commit=False),
-            sessionmaker(reader, expire_on_commit=False),
+            sessionmaker(read_engine, expire_on_commit=False),
+            DirectConnection(read_engine),
+            DirectConnection(engine),
         )
+
+
+class DirectConnection:
+    """One DBAPI connection a process keeps for itself and uses inline on its event loop,
+    for the statements on every request's path (decision 0002).
+
+    Given an engine, the connection is taken from its pool on first use and kept; it is
+    dropped when the driver reports it lost, and taken afresh on the next use. Given a
+    ``Connection`` (tests), it works inside that connection's transaction, and
+    ``transaction`` is a savepoint. A statement runs between two ``await``s, never
+    across one, so one connection serves every request of the loop. Not for threads.
+    """
+
+    def __init__(self, source: Engine | Connection) -> None:
+        self.source = source
+        self.dialect = source.dialect
+        self._kept: PoolProxiedConnection | None = None
+
+    def run(self, sql: str, parameters: Any, *, fetch: bool, many: bool = False) -> list[Any]:
+        """Execute ``sql`` (once for each of ``parameters`` with ``many``); return the raw
+        rows if ``fetch``."""
+        connection = self._connection()
+        try:
+            return _run(connection.dbapi_connection, sql, parameters, fetch, many)
+        except self.dialect.loaded_dbapi.Error as error:
+            if self.dialect.is_disconnect(error, connection.dbapi_connection, None):
+                self._discard()
+            raise
+
+    @asynccontextmanager
+    async def transaction(self) -> AsyncIterator[None]:
+        """Run the body, which must not ``await``, in one transaction: committed if it
+        returns, rolled back if not.
+
+        SQLite writers take the same ``flock`` as the engine's other writers, but wait
+        for it without blocking the event loop: the holder may be a request of this very
+        loop, awaiting something while its transaction is open.
+        """
+        if isinstance(self.source, Connection):
+            with self.source.begin_nested():
+                yield
+            return
+        connection = self._connection()
+        lock = connection.info.get(WRITER_LOCK)
+        if lock is not None:
+            await _take_lock(lock)
+        try:
+            if self.dialect.name == "sqlite":
+                self.run("BEGIN IMMEDIATE", (), fetch=False)
+            try:
+                with _pipeline(connection.dbapi_connection):
+                    yield
+                    connection.commit()
+            except BaseException:
+                self._rollback(connection)
+                raise
+        finally:
+            if lock is not None:
+                fcntl.flock(lock, fcntl.LOCK_UN)
+
+    def _connection(self) -> PoolProxiedConnection:
+        if self._kept is not None:
+            return self._kept
+        if isinstance(self.source, Connection):
+            return self.source.connection
+        self._kept = self.source.raw_connection()
+        return self._kept
+
+    def _rollback(self, connection: PoolProxiedConnection) -> None:
+        try:
+            connection.rollback()
+        except self.dialect.loaded_dbapi.Error:
+            self._discard()
+
+    def _discard(self) -> None:
+        if self._kept is not None:
+            self._kept.invalidate()
+            self._kept = None
+
+
+def lock_refused(error: BaseException) -> bool:
+    """Return whether ``error`` is PostgreSQL refusing to wait for a lock (``NOWAIT``)."""
+    return getattr(error, "sqlstate", None) == "55P03"
+
+
+def _pipeline(dbapi_connection: Any) -> AbstractContextManager[Any]:
+    """Return psycopg's pipeline mode where there is one: statements are sent without
+    waiting for each answer, and a transaction costs two round trips to the server
+    (up to the first result, then the rest with the commit) instead of one each."""
+    pipeline = getattr(dbapi_connection, "pipeline", None)
+    return pipeline() if pipeline is not None else nullcontext()
+
+
+async def _take_lock(fd: int) -> None:
+    """Take the exclusive ``flock`` on ``fd``: at once if it is free, else in a thread
+    that waits for it, so that the event loop goes on serving meanwhile."""
+    try:
+        fcntl.flock(fd, fcntl.LOCK_EX | fcntl.LOCK_NB)
+        return
+    except BlockingIOError:
+        pass
+    waiting = asyncio.get_running_loop().run_in_executor(None, fcntl.flock, fd, fcntl.LOCK_EX)
+    try:
+        await asyncio.shield(waiting)
+    except asyncio.CancelledError:
+        # The thread takes the lock in the end: give it back then.
+        waiting.add_done_callback(lambda _: fcntl.flock(fd, fcntl.LOCK_UN))
+        raise
+
+
+def _run(dbapi_connection: Any, sql: str, parameters: Any, fetch: bool, many: bool) -> list[Any]:
+    cursor = dbapi_connection.cursor()
+    try:
+        if many:
+            cursor.executemany(sql, parameters)
+        else:
+            cursor.execute(sql, parameters)
+        return cursor.fetchall() if fetch else []
+    finally:
+        cursor.close()
 
 
 class Prepared:
@@ -203,30 +341,28 @@ class Prepared:
     Only for the few statements on every request's path (who holds this token, the
     audit log's head): SQLAlchemy's execution machinery costs many times what SQLite
     itself does. The SQL is still written once, with Core, for both engines, and values
-    still pass through the column types (``UTCDateTime`` and the rest) both ways.
+    still pass through the column types (``UTCDateTime`` and the rest) both ways. Runs on
+    a ``Connection`` (inside its transaction) or on a ``DirectConnection``.
     """
 
     def __init__(self, statement: ClauseElement) -> None:
         self.statement = statement
         self._by_dialect: dict[str, _Compiled] = {}
 
-    def rows(self, connection: Connection, **params: Any) -> list[tuple[Any, ...]]:
+    def rows(
+        self, connection: Connection | DirectConnection, **params: Any
+    ) -> list[tuple[Any, ...]]:
         """Execute with ``params`` and return the processed result rows."""
         compiled = self._compiled(connection.dialect)
-        cursor = connection.connection.cursor()
-        try:
-            cursor.execute(compiled.sql, compiled.parameters(params))
-            return [compiled.row(raw) for raw in cursor.fetchall()] if compiled.columns else []
-        finally:
-            cursor.close()
+        raw = _run_on(connection, compiled.sql, compiled.parameters(params), compiled.fetch)
+        return [compiled.row(r) for r in raw] if compiled.processors else raw
 
-    def execute_many(self, connection: Connection, rows: Sequence[Mapping[str, Any]]) -> None:
+    def execute_many(
+        self, connection: Connection | DirectConnection, rows: Sequence[Mapping[str, Any]]
+    ) -> None:
         compiled = self._compiled(connection.dialect)
-        cursor = connection.connection.cursor()
-        try:
-            cursor.executemany(compiled.sql, [compiled.parameters(r) for r in rows])
-        finally:
-            cursor.close()
+        parameters = compiled.many(rows)
+        _run_on(connection, compiled.sql, parameters, fetch=False, many=True)
 
     def _compiled(self, dialect: Dialect) -> _Compiled:
         found = self._by_dialect.get(dialect.name)
@@ -235,31 +371,82 @@ class Prepared:
         return found
 
 
+def _run_on(
+    connection: Connection | DirectConnection,
+    sql: str,
+    parameters: Any,
+    fetch: bool,
+    many: bool = False,
+) -> list[Any]:
+    if isinstance(connection, DirectConnection):
+        return connection.run(sql, parameters, fetch=fetch, many=many)
+    return _run(connection.connection.dbapi_connection, sql, parameters, fetch, many)
+
+
 @dataclass(frozen=True)
 class _Compiled:
     sql: str
     names: tuple[str, ...] | None  # bind names in order, for positional paramstyles
     defaults: dict[str, Any]  # values of the literals in the statement
     binds: dict[str, Callable[[Any], Any]]
-    columns: tuple[Callable[[Any], Any] | None, ...]
+    fetch: bool  # whether the statement returns rows
+    processors: tuple[tuple[int, Callable[[Any], Any]], ...]  # result columns to convert
 
     @classmethod
     def of(cls, statement: ClauseElement, dialect: Dialect) -> _Compiled:
         compiled: Any = statement.compile(dialect=dialect)
-        columns = tuple(
+        columns = [
             rc.type._cached_result_processor(dialect, None) for rc in compiled._result_columns
-        )
+        ]
+        processors = tuple((i, p) for i, p in enumerate(columns) if p is not None)
         names = tuple(compiled.positiontup) if compiled.positional else None
         defaults = compiled.construct_params(_check=False)
-        return cls(compiled.string, names, defaults, dict(compiled._bind_processors), columns)
+        binds = dict(compiled._bind_processors)
+        return cls(compiled.string, names, defaults, binds, bool(columns), processors)
 
     def parameters(self, params: Mapping[str, Any]) -> Any:
         merged = {**self.defaults, **params}
         values = {k: (self.binds[k](v) if k in self.binds else v) for k, v in merged.items()}
         return tuple(values[n] for n in self.names) if self.names is not None else values
 
+    def many(self, rows: Sequence[Mapping[str, Any]]) -> list[Any]:
+        """Return the parameters of ``rows``; when each row gives every value, without
+        merging defaults row by row (bulk inserts pass hundreds of thousands)."""
+        if not rows or set(self.defaults) - set(rows[0]):
+            return [self.parameters(r) for r in rows]
+        names = list(self.names or self.defaults)
+        processed = [(i, self.binds[n]) for i, n in enumerate(names) if n in self.binds]
+        pick = itemgetter(*names)
+        values = [pick(r) for r in rows] if len(names) > 1 else [(pick(r),) for r in rows]
+        if processed:
+            # Column by column: each processor mapped over its column, rows rebuilt once.
+            columns = list(zip(*values, strict=True))
+            for index, process in processed:
+                columns[index] = _mapped(process, columns[index])
+            values = list(zip(*columns, strict=True))
+        if self.names is not None:
+            return values
+        return [dict(zip(names, v, strict=True)) for v in values]
+
     def row(self, raw: Sequence[Any]) -> tuple[Any, ...]:
-        return tuple(p(v) if p else v for p, v in zip(self.columns, raw, strict=True))
+        row = list(raw)
+        for i, process in self.processors:
+            row[i] = process(row[i])
+        return tuple(row)
+
+
+def _mapped(process: Callable[[Any], Any], column: tuple[Any, ...]) -> tuple[Any, ...]:
+    """Return ``column`` processed; each distinct value once when values repeat (a bulk
+    insert's timestamps, dates and flags mostly do). A column holds one type, so values
+    that compare equal are processed alike."""
+    try:
+        distinct = set(column)
+    except TypeError:  # unhashable values (JSON documents)
+        return tuple(map(process, column))
+    if len(distinct) * 2 > len(column):
+        return tuple(map(process, column))
+    done = {value: process(value) for value in distinct}
+    return tuple(map(done.__getitem__, column))
 
 
 class comma_joined(FunctionElement[str]):

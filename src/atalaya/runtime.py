@@ -31,5 +31,5 @@ class Runtime:
             db,
             Credentials.from_settings(settings),
             LoginPolicy.from_settings(settings),
-            AuditWriter(db.sessions),
+            AuditWriter(db.writer),
         )

@@ -11,7 +11,16 @@ from atalaya.errors import DomainError
 from test_app import assert_problem
 
 # Routes anyone may call: signing in, reference areas, the node's health and spec.
-PUBLIC = {"/api/v1/auth/token", "/api/v1/areas", "/api/v1/areas/{code}", "/api/v1/openapi.json"}
+# Open to anyone: signing in, reference areas, the API's description, and the
+# observatory's published indicators (tests/observatory checks that anonymous callers
+# see nothing unpublished there, not even counts).
+PUBLIC = {
+    "/api/v1/auth/token",
+    "/api/v1/areas",
+    "/api/v1/areas/{code}",
+    "/api/v1/openapi.json",
+    "/api/v1/indicators",
+}
 
 
 def principal(level: AgencyLevel, path: str, *roles: Role, agency_id: int = 1) -> Principal:

@@ -2,6 +2,11 @@
 
 from __future__ import annotations
 
+import asyncio
+import threading
+from collections.abc import Callable, Coroutine
+from typing import Any
+
 import pytest
 from sqlalchemy import Connection, select, text
 from sqlalchemy.exc import DBAPIError
@@ -11,6 +16,7 @@ from typer.testing import CliRunner
 from atalaya.audit import service as audit
 from atalaya.audit.models import AuditEntry
 from atalaya.cli import app as cli
+from atalaya.db import Database
 from atalaya.settings import Settings
 from conftest import TEST_CONTEXT
 
@@ -152,12 +158,12 @@ def test_concurrent_reads_share_one_audit_transaction(db, session: Session, monk
     batches: list[int] = []
     real_append = audit.append
 
-    def counting_append(s, drafts):  # type: ignore[no-untyped-def]
+    def counting_append(s, drafts, **options):  # type: ignore[no-untyped-def]
         batches.append(len(drafts))
-        return real_append(s, drafts)
+        return real_append(s, drafts, **options)
 
     monkeypatch.setattr(audit, "append", counting_append)
-    writer = audit.AuditWriter(db.sessions)
+    writer = audit.AuditWriter(db.writer)
 
     async def ten_reads() -> None:
         entries = [audit.draft(TEST_CONTEXT, "user.read", object_id=i) for i in range(10)]
@@ -171,11 +177,11 @@ def test_concurrent_reads_share_one_audit_transaction(db, session: Session, monk
 def test_a_failed_audit_write_fails_every_waiting_read(db, monkeypatch) -> None:  # type: ignore[no-untyped-def]
     import asyncio
 
-    def broken_append(s, drafts):  # type: ignore[no-untyped-def]
+    def broken_append(s, drafts, **options):  # type: ignore[no-untyped-def]
         raise RuntimeError("disk full")
 
     monkeypatch.setattr(audit, "append", broken_append)
-    writer = audit.AuditWriter(db.sessions)
+    writer = audit.AuditWriter(db.writer)
 
     async def two_reads() -> list[object]:
         entries = [audit.draft(TEST_CONTEXT, "user.read", object_id=i) for i in range(2)]
@@ -193,7 +199,7 @@ def test_a_read_is_not_answered_when_its_audit_entry_cannot_be_written(
     client = TestClient(app, raise_server_exceptions=False)
     headers = auth("alice")
 
-    def broken_append(s, drafts):  # type: ignore[no-untyped-def]
+    def broken_append(s, drafts, **options):  # type: ignore[no-untyped-def]
         raise RuntimeError("disk full")
 
     monkeypatch.setattr(audit, "append", broken_append)
@@ -201,3 +207,41 @@ def test_a_read_is_not_answered_when_its_audit_entry_cannot_be_written(
     assert response.status_code == 500
     assert response.json()["code"] == "API-500"
     assert "Alicia" not in response.text
+
+
+def run_with_deadline(scenario: Callable[[], Coroutine[Any, Any, None]]) -> None:
+    """Run ``scenario`` on an event loop of its own; fail, rather than hang, if it stops."""
+    finished: list[bool] = []
+
+    def run() -> None:
+        asyncio.run(scenario())
+        finished.append(True)
+
+    thread = threading.Thread(target=run, daemon=True)
+    thread.start()
+    thread.join(20)
+    assert finished, "the event loop stopped: a writer waited for the log on it"
+
+
+def test_a_read_is_recorded_while_a_write_on_the_same_worker_holds_the_log(
+    fresh_database: Settings,
+) -> None:
+    db = Database.from_settings(fresh_database)
+    writer = audit.AuditWriter(db.writer)
+
+    async def scenario() -> None:
+        with db.sessions() as session:
+            # Holds the log: SQLite's writers' lock, or PostgreSQL's head row.
+            audit.record(session, TEST_CONTEXT, "test.write")
+            read = asyncio.create_task(writer.write(audit.draft(TEST_CONTEXT, "user.read")))
+            await asyncio.sleep(0.05)  # the request awaits something, its transaction open
+            assert not read.done()
+            session.commit()
+        await read
+
+    run_with_deadline(scenario)
+    with db.sessions() as session:
+        actions = session.scalars(select(AuditEntry.action).order_by(AuditEntry.seq)).all()
+        assert actions[-2:] == ["test.write", "user.read"]
+        assert audit.verify(session).ok
+    db.engine.dispose()

@@ -18,6 +18,7 @@ from atalaya.accounts.deps import (
     SessionDep,
     audit_context,
     audit_read,
+    reader,
 )
 from atalaya.accounts.models import ApiToken, User
 from atalaya.accounts.profiles import user_profile
@@ -69,10 +70,10 @@ async def sign_in_for_token(
 
 
 @router.get("/me", response_model=UserOut)
-async def me(principal: PrincipalDep, session: SessionDep) -> UserOut:
+async def me(request: Request, principal: PrincipalDep) -> UserOut:
     """Return the caller's own profile."""
     authorize(principal, "profile.read")
-    return UserOut.of_profile(user_profile(session, principal.username))
+    return UserOut.of_profile(user_profile(reader(request), principal.username))
 
 
 @router.get("/agencies", response_model=Page[AgencyOut])
@@ -118,11 +119,9 @@ async def list_users(
 
 
 @router.get("/users/{username}", response_model=UserOut)
-async def read_user(
-    username: str, request: Request, principal: PrincipalDep, session: SessionDep
-) -> UserOut:
+async def read_user(username: str, request: Request, principal: PrincipalDep) -> UserOut:
     """Read a user's profile (personal data: every read is audited)."""
-    profile = user_profile(session, username)
+    profile = user_profile(reader(request), username)
     action = "profile.read" if profile.user_id == principal.user_id else "user.read"
     authorize(principal, action, profile.scope)
     await audit_read(request, "user.read", object_type="user", object_id=username)

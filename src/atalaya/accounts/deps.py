@@ -23,6 +23,7 @@ from atalaya.accounts.login import find_session
 from atalaya.accounts.profiles import principal_for_token
 from atalaya.accounts.service import actor_for, principal_for
 from atalaya.audit.service import ANONYMOUS, AuditContext, draft
+from atalaya.db import DirectConnection
 from atalaya.errors import DomainError
 from atalaya.runtime import Runtime
 
@@ -45,6 +46,15 @@ async def _runtime(request: Request) -> Runtime:
 
 
 RuntimeDep = Annotated[Runtime, Depends(_runtime)]
+
+
+def reader(request: Request) -> DirectConnection:
+    """Return the process's own read connection, for prepared reads such as ``profiles``.
+
+    A plain call rather than a dependency: FastAPI's resolution of one more dependency
+    costs more than the read itself.
+    """
+    return get_runtime(request).db.reader
 
 
 async def get_session(request: Request) -> AsyncIterator[Session]:
@@ -72,28 +82,37 @@ def bearer_token(request: Request) -> str | None:
     return value.strip() or None
 
 
-async def current_principal(request: Request, session: SessionDep) -> Principal:
+async def current_principal(request: Request) -> Principal:
     """Return who is calling the API, by bearer token or (verified) session cookie.
+
+    Both are looked up in the database on every request, so a revoked token or a closed
+    session is refused at once. Tokens are looked up on the process's own read
+    connection, without a session (decision 0002).
 
     Raises ``AUTH-101`` with no credentials, ``AUTH-108``/``106``/``107`` for bad
     tokens, ``AUTH-109`` for a bad cookie, ``AUTH-110`` for a cookie-authenticated
     unsafe request without its CSRF header.
     """
-    runtime = get_runtime(request)
     token = bearer_token(request)
     if token is not None:
-        principal = principal_for_token(session, token)
+        principal = principal_for_token(reader(request), token)
     elif cookie := request.cookies.get(SESSION_COOKIE):
+        principal = _cookie_holder(request, cookie)
+    else:
+        raise DomainError("AUTH-101")
+    request.state.principal = principal
+    return principal
+
+
+def _cookie_holder(request: Request, cookie: str) -> Principal:
+    runtime = get_runtime(request)
+    with runtime.db.read_sessions() as session:
         web_session, user = find_session(session, runtime.credentials, cookie)
         if not web_session.verified:
             raise DomainError("AUTH-103")
         if request.method not in SAFE_METHODS:
             check_csrf(request, request.headers.get(CSRF_HEADER))
-        principal = principal_for(user, session_id=web_session.id)
-    else:
-        raise DomainError("AUTH-101")
-    request.state.principal = principal
-    return principal
+        return principal_for(user, session_id=web_session.id)
 
 
 PrincipalDep = Annotated[Principal, Depends(current_principal)]

@@ -1,18 +1,18 @@
 """Who holds a token, and a user's profile: read on every API request, so they are read
-as columns with statements prepared once (``atalaya.db.Prepared``), not as ORM objects.
+as columns with statements prepared once (``atalaya.db.Prepared``), not as ORM objects,
+usually on the process's own read connection (``Database.reader``).
 """
 
 from __future__ import annotations
 
 from dataclasses import dataclass
 
-from sqlalchemy import bindparam, select
-from sqlalchemy.orm import Session
+from sqlalchemy import Connection, bindparam, select
 
 from atalaya.accounts.authz import Principal, Scope
 from atalaya.accounts.credentials import token_digest
 from atalaya.accounts.models import Agency, AgencyLevel, ApiToken, Role, User, UserRole
-from atalaya.db import Prepared, comma_joined, utcnow
+from atalaya.db import DirectConnection, Prepared, comma_joined, utcnow
 from atalaya.errors import DomainError
 from atalaya.geo.models import Area
 
@@ -59,12 +59,12 @@ class Profile:
     scope: Scope
 
 
-def user_profile(session: Session, username: str) -> Profile:
+def user_profile(connection: Connection | DirectConnection, username: str) -> Profile:
     """Return the profile of ``username``; raise ``ACC-109`` when there is no such user.
 
     A profile is personal data: restricted to the user's agency and those above it.
     """
-    found = _PROFILE.rows(session.connection(), username=username)
+    found = _PROFILE.rows(connection, username=username)
     if not found:
         raise DomainError("ACC-109", field="username")
     user_id, name, full_name, active, totp, agency_id, agency_code, level, path, roles = found[0]
@@ -74,13 +74,13 @@ def user_profile(session: Session, username: str) -> Profile:
     )
 
 
-def principal_for_token(session: Session, token: str) -> Principal:
+def principal_for_token(connection: Connection | DirectConnection, token: str) -> Principal:
     """Return who ``token`` belongs to.
 
     Raises ``AUTH-108`` (unknown), ``AUTH-106`` (expired), ``AUTH-107`` (revoked),
     ``AUTH-114`` (user disabled).
     """
-    found = _TOKEN_HOLDER.rows(session.connection(), digest=token_digest(token))
+    found = _TOKEN_HOLDER.rows(connection, digest=token_digest(token))
     if not found:
         raise DomainError("AUTH-108")
     token_id, expires_at, revoked_at, user_id, username, active, language, *agency = found[0]

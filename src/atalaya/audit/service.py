@@ -6,16 +6,16 @@ import asyncio
 import datetime as dt
 import hashlib
 import json
-from collections.abc import Callable, Iterator, Mapping, Sequence
+from collections.abc import Iterator, Mapping, Sequence
 from dataclasses import dataclass
 from enum import StrEnum
 from typing import Any
 
-from sqlalchemy import Select, bindparam, insert, select, update
+from sqlalchemy import Connection, Select, bindparam, insert, select, update
 from sqlalchemy.orm import Session
 
 from atalaya.audit.models import GENESIS_HASH, AuditEntry, AuditHead
-from atalaya.db import Prepared, utcnow
+from atalaya.db import DirectConnection, Prepared, lock_refused, utcnow
 
 HASHED_FIELDS = (
     "seq",
@@ -95,26 +95,35 @@ def draft(
         "request_id": ctx.request_id,
         "client_address": ctx.client_address,
         "outcome": str(outcome),
-        "detail": canonical_json(detail or {}),
+        "detail": canonical_json(detail) if detail else "{}",
     }
 
 
 _ENTRY_COLUMNS = (*HASHED_FIELDS, "hash")
-_HEAD = Prepared(select(AuditHead.seq, AuditHead.hash).where(AuditHead.id == 1).with_for_update())
+_HEAD_ROW = select(AuditHead.seq, AuditHead.hash).where(AuditHead.id == 1)
+_HEAD = Prepared(_HEAD_ROW.with_for_update())
+# For the group writer, which must not wait for a lock on the event loop: if another
+# transaction holds the head, PostgreSQL refuses at once and the writer tries again.
+_HEAD_NOWAIT = Prepared(_HEAD_ROW.with_for_update(nowait=True))
 _INSERT = Prepared(insert(AuditEntry).values({c: bindparam(c) for c in _ENTRY_COLUMNS}))
 _MOVE_HEAD = Prepared(
     update(AuditHead).where(AuditHead.id == 1).values(seq=bindparam("s"), hash=bindparam("h"))
 )
 
 
-def append(session: Session, drafts: Sequence[dict[str, Any]]) -> list[dict[str, Any]]:
-    """Chain ``drafts`` onto the log within ``session``'s transaction; return the entries.
+def append(
+    connection: Connection | DirectConnection,
+    drafts: Sequence[dict[str, Any]],
+    *,
+    wait: bool = True,
+) -> list[dict[str, Any]]:
+    """Chain ``drafts`` onto the log within ``connection``'s transaction; return the entries.
 
     The head row is locked (``FOR UPDATE``; SQLite serialises writers itself) so that
-    concurrent requests from several processes form one unbroken chain.
+    concurrent requests from several processes form one unbroken chain. Without
+    ``wait``, a head locked by another transaction raises at once (``lock_refused``).
     """
-    connection = session.connection()
-    ((seq, prev_hash),) = _HEAD.rows(connection)
+    ((seq, prev_hash),) = (_HEAD if wait else _HEAD_NOWAIT).rows(connection)
     entries = []
     for values in drafts:
         seq += 1
@@ -129,7 +138,7 @@ def append(session: Session, drafts: Sequence[dict[str, Any]]) -> list[dict[str,
 def record(session: Session, ctx: AuditContext, action: str, **fields: Any) -> dict[str, Any]:
     """Append one entry within ``session``'s transaction, so it stands or falls with the
     change it describes; return it. ``fields`` are those of ``draft``."""
-    return append(session, [draft(ctx, action, **fields)])[0]
+    return append(session.connection(), [draft(ctx, action, **fields)])[0]
 
 
 class AuditWriter:
@@ -138,11 +147,12 @@ class AuditWriter:
     Requests run on the worker's event loop. Each awaits ``write`` until its entry is
     committed, so nothing is shown before its read is on record. Entries queued while
     the loop serves other requests are written together by one task, in one
-    transaction: one head lock and one commit for many entries instead of one each.
+    transaction on the process's own write connection: one head lock and one commit for
+    many entries instead of one each.
     """
 
-    def __init__(self, sessions: Callable[[], Session]) -> None:
-        self._sessions = sessions
+    def __init__(self, connection: DirectConnection) -> None:
+        self._connection = connection
         self._queue: list[tuple[dict[str, Any], asyncio.Future[None]]] = []
         self._task: asyncio.Task[None] | None = None
 
@@ -163,9 +173,7 @@ class AuditWriter:
         while self._queue:
             batch, self._queue = self._queue, []
             try:
-                with self._sessions() as session:
-                    append(session, [values for values, _ in batch])
-                    session.commit()
+                await self._append([values for values, _ in batch])
             except Exception as error:  # handed to every waiting request, which raises it
                 for _, done in batch:
                     done.set_exception(error)
@@ -174,20 +182,48 @@ class AuditWriter:
                     done.set_result(None)
             await asyncio.sleep(0)
 
+    async def _append(self, drafts: list[dict[str, Any]]) -> None:
+        """Append ``drafts`` in one transaction. While another transaction holds the
+        head, try again after a growing pause: the loop serves other requests meanwhile,
+        and the holder may be one of them."""
+        pause = 0.0
+        while True:
+            try:
+                async with self._connection.transaction():
+                    append(self._connection, drafts, wait=False)
+                return
+            except Exception as error:
+                if not lock_refused(error):
+                    raise
+            await asyncio.sleep(pause)
+            pause = min(max(pause * 2, RETRY_PAUSE_FIRST), RETRY_PAUSE_MAX)
+
 
 # How many turns of the event loop the writer waits for more entries before writing.
 BATCH_PATIENCE = 2
+# Pauses of a writer that found the head locked, at first and at most (seconds).
+RETRY_PAUSE_FIRST = 0.0001
+RETRY_PAUSE_MAX = 0.002
+
+
+# One encoder for every entry: ``json.dumps`` with options builds a new one each call.
+_CANONICAL = json.JSONEncoder(
+    sort_keys=True, separators=(",", ":"), ensure_ascii=False, default=str
+)
 
 
 def canonical_json(value: Any) -> str:
-    return json.dumps(value, sort_keys=True, separators=(",", ":"), ensure_ascii=False, default=str)
+    return _CANONICAL.encode(value)
 
 
 def entry_hash(entry: Mapping[str, Any]) -> str:
-    """Return the SHA-256 (hex) over the entry's fields, ``prev_hash`` included."""
+    """Return the SHA-256 (hex) over the entry's fields, ``prev_hash`` included.
+
+    ``at`` is hashed as ``YYYY-MM-DDTHH:MM:SS.ffffffZ`` in UTC.
+    """
     values: dict[str, Any] = {name: entry[name] for name in HASHED_FIELDS}
     at: dt.datetime = values["at"]
-    values["at"] = at.astimezone(dt.UTC).strftime("%Y-%m-%dT%H:%M:%S.%fZ")
+    values["at"] = at.astimezone(dt.UTC).replace(tzinfo=None).isoformat("T", "microseconds") + "Z"
     return hashlib.sha256(canonical_json(values).encode()).hexdigest()
 
 
