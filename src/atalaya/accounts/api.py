@@ -8,7 +8,6 @@ from typing import Annotated
 from fastapi import APIRouter, Query, Request
 from fastapi.responses import JSONResponse
 from sqlalchemy import select
-from starlette.concurrency import run_in_threadpool
 
 from atalaya.accounts import login, service
 from atalaya.accounts.authz import Principal, Scope, authorize
@@ -18,6 +17,7 @@ from atalaya.accounts.deps import (
     SessionDep,
     audit_context,
     audit_read,
+    committed_in_thread,
     reader,
 )
 from atalaya.accounts.models import ApiToken, User
@@ -48,8 +48,8 @@ async def sign_in_for_token(
     """Exchange username, password and (where set up) a TOTP code for a short-lived token."""
     ctx = audit_context(request)
     creds, policy = runtime.credentials, runtime.login_policy
-    outcome = await run_in_threadpool(
-        login.check_password, session, creds, policy, ctx, body.username, body.password
+    outcome = await committed_in_thread(
+        session, login.check_password, session, creds, policy, ctx, body.username, body.password
     )
     if outcome.user and outcome.enrollment_due:
         outcome = login.LoginOutcome(error="AUTH-113")
@@ -138,7 +138,8 @@ async def create_user(
 ) -> UserOut:
     agency = service.get_agency(session, body.agency)
     authorize(principal, "user.create", service.agency_scope(agency))
-    user = await run_in_threadpool(
+    user = await committed_in_thread(
+        session,
         partial(service.create_user, **body.model_dump()),
         session,
         audit_context(request),

@@ -12,11 +12,12 @@ response is sent; any error rolls the whole request back.
 from __future__ import annotations
 
 import secrets
-from collections.abc import AsyncIterator
-from typing import Annotated, Any
+from collections.abc import AsyncIterator, Callable
+from typing import Annotated, Any, TypeVar
 
 from fastapi import Depends, Request
 from sqlalchemy.orm import Session
+from starlette.concurrency import run_in_threadpool
 
 from atalaya.accounts.authz import Principal
 from atalaya.accounts.login import find_session
@@ -26,6 +27,8 @@ from atalaya.audit.service import ANONYMOUS, AuditContext, draft
 from atalaya.db import DirectConnection
 from atalaya.errors import DomainError
 from atalaya.runtime import Runtime
+
+T = TypeVar("T")
 
 SESSION_COOKIE = "atalaya_session"
 CSRF_COOKIE = "atalaya_csrf"
@@ -72,6 +75,28 @@ async def get_session(request: Request) -> AsyncIterator[Session]:
 
 
 SessionDep = Annotated[Session, Depends(get_session, scope="function")]
+
+
+async def committed_in_thread(session: Session, func: Callable[..., T], *args: Any) -> T:
+    """Run ``func(*args)`` (slow work such as password hashing, with ``session``) in a
+    worker thread, and commit ``session`` there before coming back.
+
+    A request must not await while its transaction holds SQLite's writers' lock: a
+    request on the same event loop that starts writing meanwhile waits for the lock
+    with the loop, which the first needs in order to finish. Committing in the thread
+    hands the lock back without the loop (the session returns its connection on commit).
+    """
+
+    def call() -> T:
+        try:
+            result = func(*args)
+            session.commit()
+            return result
+        except BaseException:
+            session.rollback()
+            raise
+
+    return await run_in_threadpool(call)
 
 
 def bearer_token(request: Request) -> str | None:

@@ -10,7 +10,6 @@ import segno
 from fastapi import APIRouter, Depends, Form, Request
 from fastapi.responses import RedirectResponse, Response
 from sqlalchemy import select
-from starlette.concurrency import run_in_threadpool
 
 from atalaya.accounts import login, service
 from atalaya.accounts.authz import Principal, authorize, requires_second_factor, role_policies
@@ -24,6 +23,7 @@ from atalaya.accounts.deps import (
     audit_context,
     audit_read,
     check_csrf,
+    committed_in_thread,
 )
 from atalaya.accounts.models import ApiToken, User, WebSession
 from atalaya.db import utcnow
@@ -90,8 +90,8 @@ async def login_submit(
     password: Annotated[str, Form(max_length=1024)] = "",
 ) -> Response:
     ctx = audit_context(request)
-    outcome = await run_in_threadpool(
-        login.check_password, session, runtime.credentials, runtime.login_policy, ctx,
+    outcome = await committed_in_thread(
+        session, login.check_password, session, runtime.credentials, runtime.login_policy, ctx,
         username, password,
     )  # fmt: skip
     if outcome.error or outcome.user is None:

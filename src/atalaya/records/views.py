@@ -135,9 +135,11 @@ async def save_incident(
     A form opened on an older version than the current one is not saved: it comes back,
     as filled in, to be checked against what changed meanwhile and sent again.
     """
+    # The form is read before the first statement: a request never awaits while its
+    # transaction holds the writers' lock (see ``committed_in_thread``).
+    form = await _submitted(request)
     incident = service.get_incident(session, incident_id)
     authorize(principal, "record.update", service.incident_scope(incident))
-    form = await _submitted(request)
     if "more" not in form and form.get("base_version") != str(incident.version):
         tr = translator(request_language(request))
         form["base_version"] = str(incident.version)
