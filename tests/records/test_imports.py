@@ -176,6 +176,28 @@ def test_colombias_2021_homicides_import_as_published(cli_env: Settings) -> None
     engine.dispose()
     assert stored_victims == victims
     assert stored_per_municipality == dict(per_municipality)
+    # And the summary endpoint says so, for an analyst of the national police.
+    user = runner.invoke(cli, ["users", "add", "ana", "--agency", "CO-PONAL", "--role", "analyst"],
+                         input="a-long-password\n")  # fmt: skip
+    assert user.exit_code == 0, user.output
+    token = runner.invoke(cli, ["tokens", "create", "ana"]).output.strip().splitlines()[-1]
+    from fastapi.testclient import TestClient
+
+    from atalaya.app import create_app
+
+    params = {
+        "area": "CO",
+        "occurred_since": "2021-01-01T00:00:00Z",
+        "occurred_until": "2022-01-01T00:00:00Z",
+    }
+    with TestClient(create_app(cli_env)) as client:
+        response = client.get("/api/v1/incidents/summary", params={**params, "by": "area"},
+                              headers={"Authorization": f"Bearer {token}"})  # fmt: skip
+    assert response.status_code == 200, response.text
+    by_area = {item["key"]: item for item in response.json()["items"]}
+    assert sum(item["incidents"] for item in by_area.values()) == rows  # 11,528
+    assert sum(item["victims"] for item in by_area.values()) == victims  # 13,874
+    assert {k: v["incidents"] for k, v in by_area.items()} == dict(per_municipality)
 
 
 def test_an_export_imports_again_unchanged_and_filters_like_the_list(
