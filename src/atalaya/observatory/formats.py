@@ -12,12 +12,14 @@ from atalaya.observatory.conapo import read_conapo
 from atalaya.observatory.files import AreaIndex
 from atalaya.observatory.imports import Progress, StatisticsFile
 from atalaya.observatory.sesnsp import read_sesnsp
+from atalaya.observatory.snic import read_snic
 
 Reader = Callable[[Path, AreaIndex, dt.date | None, Progress | None], StatisticsFile]
 
 FORMATS: dict[str, Reader] = {
     "sesnsp-idefc": read_sesnsp,
     "conapo-population": read_conapo,
+    "snic-provincias": read_snic,
 }
 
 
