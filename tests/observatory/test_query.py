@@ -232,11 +232,11 @@ def test_a_sum_takes_the_weakest_status_of_its_parts(db: Database, session: Sess
 
 def test_published_rates_are_never_added_up(db: Database, session: Session) -> None:
     store_series(
-        db, "rate_per_100k_published", [(f"2020-0{m}", m + 0.5, "final") for m in (1, 2, 3)]
+        db, "offences_per_100k_published", [(f"2020-0{m}", m + 0.5, "final") for m in (1, 2, 3)]
     )
     january = one(session, area="MX-CHH", period="2020-01")
     assert (january.value, january.rate_per_100k) == (1.5, None)
-    quarter = one(session, area="MX-CHH", period="2020-Q1", indicator="rate_per_100k_published")
+    quarter = one(session, area="MX-CHH", period="2020-Q1", indicator="offences_per_100k_published")
     assert (quarter.value, quarter.status) == (None, "not_available")
     assert "Published rates cannot be added up: ask for one area, period and category." in notes(
         quarter

@@ -107,8 +107,8 @@ def test_blank_victims_are_not_available_never_zero(
 
 def test_rates_with_a_leading_dot_are_read(tmp_path: Path, db: Database, session: Session) -> None:
     run_import(db, snic_file(tmp_path), "snic-provincias", VINTAGE)
-    rate = one(session, indicator="rate_per_100k_published",
-               national_category="ar-snic:4|victimas", area="AR-C", period="2000", sex="female")  # fmt: skip
+    rate = one(session, indicator="victims_per_100k_published",
+               national_category="ar-snic:4", area="AR-C", period="2000", sex="female")  # fmt: skip
     assert rate.value == pytest.approx(0.80050492)
 
 
@@ -118,9 +118,10 @@ def test_published_rates_are_kept_apart_from_computed_rates(
     run_import(db, snic_file(tmp_path), "snic-provincias", VINTAGE)
     values = ask(session, iccs="0101", area="AR-C", period="2000")
     by_indicator = {v.key.indicator: v for v in values}
-    assert set(by_indicator) == {"offences", "victims", "rate_per_100k_published"}
+    assert set(by_indicator) == {"offences", "victims", "offences_per_100k_published",
+                                 "victims_per_100k_published"}  # fmt: skip
     assert by_indicator["offences"].value == 149 and by_indicator["victims"].value == 158
-    published = by_indicator["rate_per_100k_published"]
+    published = by_indicator["offences_per_100k_published"]
     # SNIC's rate of offences, as published; Atalaya computes none on it.
     assert published.value == pytest.approx(4.9750013)
     assert published.rate_per_100k is None and published.population is None
@@ -128,22 +129,21 @@ def test_published_rates_are_kept_apart_from_computed_rates(
     assert by_indicator["offences"].rate_per_100k is None
     assert by_indicator["offences"].population is None
     # Published rates are never added up: Argentina is two provinces.
-    national = one(session, indicator="rate_per_100k_published", iccs="0101", area="AR",
+    national = one(session, indicator="offences_per_100k_published", iccs="0101", area="AR",
                    period="2000")  # fmt: skip
     assert national.value is None and national.status == "not_available"
     assert one(session, indicator="offences", iccs="0101", area="AR", period="2000").value == 239
 
 
-def test_the_rates_of_offences_and_of_victims_are_two_categories(
+def test_the_rates_of_offences_and_of_victims_are_two_indicators(
     tmp_path: Path, db: Database, session: Session
 ) -> None:
     run_import(db, snic_file(tmp_path), "snic-provincias", VINTAGE)
-    values = ask(session, indicator="rate_per_100k_published", area="AR-X", period="2000",
-                 by=("national_category",))  # fmt: skip
-    assert {(v.key.iccs, v.key.national_code): v.value for v in values} == {
-        ("0101", "1"): pytest.approx(2.9),
-        (None, "1|victimas"): pytest.approx(3.1),
-    }
+    offences = one(session, indicator="offences_per_100k_published", iccs="0101", area="AR-X",
+                   period="2000")  # fmt: skip
+    victims = one(session, indicator="victims_per_100k_published", iccs="0101", area="AR-X",
+                  period="2000")  # fmt: skip
+    assert (offences.value, victims.value) == (pytest.approx(2.9), pytest.approx(3.1))
 
 
 def test_victims_of_unknown_sex_add_up_to_the_total_with_the_others(
@@ -289,30 +289,33 @@ def raw_figures() -> dict[str, dict[tuple[str, str], int]]:
     return sums
 
 
-def raw_rates() -> dict[tuple[str, str, str, str], float]:
-    """Every published rate of the raw file: (area, national category, sex, year) -> rate."""
+def raw_rates() -> dict[tuple[str, str, str, str, str], float]:
+    """Every published rate of the raw file: (indicator, area, national category, sex,
+    year) -> rate."""
     indec = indec_areas()
-    columns = {"tasa_hechos": ("", "_T"), "tasa_victimas": ("|victimas", "_T"),
-               "tasa_victimas_masc": ("|victimas", "male"),
-               "tasa_victimas_fem": ("|victimas", "female")}  # fmt: skip
+    offences, victims = "offences_per_100k_published", "victims_per_100k_published"
+    columns = {"tasa_hechos": (offences, "_T"), "tasa_victimas": (victims, "_T"),
+               "tasa_victimas_masc": (victims, "male"),
+               "tasa_victimas_fem": (victims, "female")}  # fmt: skip
     rates = {}
     with SNIC.open(encoding="utf-8", newline="") as f:
         for raw in csv.DictReader(f):
-            for column, (suffix, sex) in columns.items():
+            for column, (indicator, sex) in columns.items():
                 if raw[column].strip():
-                    key = (indec[raw["provincia_id"]], raw["codigo_delito_snic_id"] + suffix)
+                    key = (indicator, indec[raw["provincia_id"]], raw["codigo_delito_snic_id"])
                     rates[(*key, sex, raw["anio"])] = float(raw[column])
     return rates
 
 
-def stored_rates(session: Session) -> dict[tuple[str, str, str, str], float | None]:
+def stored_rates(session: Session) -> dict[tuple[str, str, str, str, str], float | None]:
     rows = session.execute(
-        select(Series.area_code, Series.national_code, Series.sex, Observation.period,
-               Observation.value)
+        select(Series.indicator, Series.area_code, Series.national_code, Series.sex,
+               Observation.period, Observation.value)
         .join(Series, Series.id == Observation.series_id)
-        .where(Series.indicator == "rate_per_100k_published")
+        .where(Series.indicator.in_(["offences_per_100k_published",
+                                     "victims_per_100k_published"]))
     )  # fmt: skip
-    return {(area, code, sex, period): value for area, code, sex, period, value in rows}
+    return {(i, area, code, sex, period): value for i, area, code, sex, period, value in rows}
 
 
 def by_area_and_year(session: Session, **filters: object) -> dict[tuple[str, str], float]:

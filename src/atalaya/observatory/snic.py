@@ -10,17 +10,14 @@ UTF-8, with:
   the publisher's own rates per 100,000, some written with a leading dot (``.5``).
 
 Counts become the ``offences`` and ``victims`` indicators (sex ``_T``, ``male``,
-``female``, ``unknown``), rates the ``rate_per_100k_published`` indicator, kept apart
-from the rates Atalaya computes. Victim fields are blank for crimes without victims:
-blank is not published, so no observation is stored (and the cell is counted), never a
-zero.
+``female``, ``unknown``), rates the ``offences_per_100k_published`` and
+``victims_per_100k_published`` indicators, kept apart from the rates Atalaya
+computes. Victim fields are blank for crimes without victims: blank is not published,
+so no observation is stored (and the cell is counted), never a zero.
 
 Each row's SNIC code is looked up in the ``ar-snic`` crosswalk: the series keeps the
 code as its national category and the code's ICCS code, or none where the crosswalk
-has none (reported). The rate of offences is the category's series (national code
-``1``, with its ICCS code); the rate of victims has no other dimension to tell it from
-that one, so it is the national category ``<code>|victimas`` without an ICCS code: ask
-for it with ``--national-category ar-snic:1|victimas``.
+has none (reported), for counts and rates alike.
 
 The file does not name its edition: the vintage must be given.
 """
@@ -64,9 +61,8 @@ RATES = {
     "tasa_victimas_masc": (True, "male"),
     "tasa_victimas_fem": (True, "female"),
 }
-PUBLISHED_RATE = "rate_per_100k_published"
-# The national category of a rate of victims: the SNIC code and this suffix.
-VICTIMS_SUFFIX = "|victimas"
+# The publisher's rates, by what they count.
+PUBLISHED_RATE = {False: "offences_per_100k_published", True: "victims_per_100k_published"}
 COLUMNS = (PROVINCE, YEAR, CODE, *COUNTS, *RATES)
 # SNIC does not mark provisional figures; each edition is taken as published.
 FINAL = Status.FINAL
@@ -131,10 +127,8 @@ class _RowReader:
             series = SeriesKey(indicator, iccs or NONE, SCHEME, code, area, sex=sex)
             append(ObservationIn(line, series, period, count, FINAL))
         for (of_victims, sex), rate in rates:
-            if of_victims:
-                series = SeriesKey(PUBLISHED_RATE, NONE, SCHEME, code + VICTIMS_SUFFIX, area, sex)
-            else:
-                series = SeriesKey(PUBLISHED_RATE, iccs or NONE, SCHEME, code, area, sex=sex)
+            indicator = PUBLISHED_RATE[of_victims]
+            series = SeriesKey(indicator, iccs or NONE, SCHEME, code, area, sex=sex)
             append(ObservationIn(line, series, period, rate, FINAL))
 
     def _counts(self, cell: dict[str, str], line: int) -> list[tuple[tuple[str, str], int]]:
