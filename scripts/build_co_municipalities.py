@@ -4,7 +4,7 @@
         > src/atalaya/geo/data/co-municipalities.csv
 
 Reads only the codes and names from DANE's population workbook (never the figures).
-Needs openpyxl, which is not a runtime dependency.
+Uses openpyxl (a dependency: the `dane-population` statistics importer reads the same file).
 """
 
 from __future__ import annotations

@@ -99,6 +99,11 @@ CODES: dict[str, tuple[int, str]] = {
     "OBS-115": (422, N_("There is no ICCS code {code}.")),
     "OBS-116": (422, N_("{value} is not allowed here. Use one of: {choices}.")),
     "OBS-117": (404, N_("There is no statistical source with id {id}.")),
+    "OBS-118": (404, N_("There is no national plan {code}.")),
+    "OBS-119": (409, N_("There is already a national plan {code}.")),
+    "OBS-120": (422, N_("The year {end} must come after {start}.")),
+    "OBS-121": (422, N_("{area} is not in the plan's country, {country}.")),
+    "OBS-122": (422, N_("Give the target an ICCS code or a national category.")),
 }
 
 

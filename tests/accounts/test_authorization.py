@@ -12,14 +12,16 @@ from test_app import assert_problem
 
 # Routes anyone may call: signing in, reference areas, the node's health and spec.
 # Open to anyone: signing in, reference areas, the API's description, and the
-# observatory's published indicators (tests/observatory checks that anonymous callers
-# see nothing unpublished there, not even counts).
+# observatory's published indicators and national plans (tests/observatory checks that
+# anonymous callers see nothing unpublished there, not even counts or a plan's name).
 PUBLIC = {
     "/api/v1/auth/token",
     "/api/v1/areas",
     "/api/v1/areas/{code}",
     "/api/v1/openapi.json",
     "/api/v1/indicators",
+    "/api/v1/plans",
+    "/api/v1/plans/{code}/progress",
 }
 
 

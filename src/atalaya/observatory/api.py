@@ -4,14 +4,23 @@ from __future__ import annotations
 
 from typing import Annotated
 
-from fastapi import APIRouter, Depends, Query, Request
+from fastapi import APIRouter, Depends, Path, Query, Request
+from pydantic import BaseModel
 
 from atalaya.accounts.authz import Principal
 from atalaya.accounts.deps import SESSION_COOKIE, SessionDep, bearer_token, current_principal
 from atalaya.observatory.models import TOTAL
-from atalaya.observatory.query import IndicatorQuery, Visibility
+from atalaya.observatory.query import PUBLIC, IndicatorQuery, Visibility
 from atalaya.observatory.schemas import IndicatorOut
 from atalaya.observatory.service import indicator_values
+from atalaya.observatory.targets import (
+    PlanOut,
+    PlanProgressOut,
+    progress_out,
+    readable_plan,
+    readable_plans,
+    targets_of,
+)
 from atalaya.web.language import request_language
 from atalaya.web.pagination import MAX_LIMIT, Page, decode_cursor, encode_cursor
 from atalaya.web.problems import PROBLEM_RESPONSES
@@ -84,3 +93,33 @@ async def list_indicators(
     return Page[IndicatorOut](
         items=items, total=len(values), next=encode_cursor(start + limit) if more else None
     )
+
+
+class PlansPage(BaseModel):
+    items: list[PlanOut]
+    total: int
+    next: str | None = None
+
+
+@router.get("/plans", response_model=PlansPage)
+async def list_plans(session: SessionDep, who: CallerDep) -> PlansPage:
+    """National plans with their targets: published plans whose series are all published
+    for anyone; the others for users with ``stats.read`` in the plan's country."""
+    found = readable_plans(session, who)
+    items = [PlanOut.of(p, targets_of(session, p)) for p in found]
+    return PlansPage(items=items, total=len(items))
+
+
+@router.get("/plans/{code}/progress", response_model=PlanProgressOut)
+async def plan_progress(
+    request: Request,
+    session: SessionDep,
+    who: CallerDep,
+    code: Annotated[str, Path(max_length=40)],
+    year: Annotated[int | None, Query(ge=1900, le=2200)] = None,
+) -> PlanProgressOut:
+    """A plan's progress (see docs/observatory.md). A plan the caller may not read is
+    answered as one that does not exist (404, ``OBS-118``)."""
+    plan = readable_plan(session, code, who)
+    visibility = Visibility.of(who) if who is not None else PUBLIC
+    return progress_out(session, plan, visibility, request_language(request), year)

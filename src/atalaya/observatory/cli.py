@@ -203,3 +203,138 @@ def publish_command(
     with unit_of_work(rt) as session:
         changed = service.publish(session, cli_context(), source, iccs=iccs, withdraw=withdraw)
     typer.echo(f"{changed} series {'withdrawn' if withdraw else 'published'}")
+
+
+plans = typer.Typer(help="National plans with targets (see: atalaya stats progress).")
+targets = typer.Typer(help="The targets of national plans.")
+stats.add_typer(plans, name="plans")
+stats.add_typer(targets, name="targets")
+
+
+@plans.command("add")
+@reports_errors
+def plans_add_command(
+    code: Annotated[str, typer.Argument(help="A short code for the plan: MX-PNSP-2019.")],
+    name: Annotated[str, typer.Option(help="The plan's title.")],
+    area: Annotated[str, typer.Option(help="The country's area code: MX.")],
+    period_from: Annotated[int, typer.Option("--from", help="First year of the plan.")],
+    period_to: Annotated[int, typer.Option("--to", help="Last year of the plan.")],
+    source_document: Annotated[
+        str, typer.Option(help="Where the plan is published (title, address).")
+    ] = "",
+    published: Annotated[
+        bool, typer.Option(help="Open to anyone while every series it uses is published.")
+    ] = False,
+) -> None:
+    """Add a national plan (audited); add its targets with: atalaya stats targets add."""
+    from atalaya.observatory import targets as plan_service
+
+    new = plan_service.NewPlan(code, name, area, period_from, period_to, source_document, published)
+    with unit_of_work(runtime()) as session:
+        plan_service.add_plan(session, cli_context(), new)
+    typer.echo(f"plan {code} added")
+
+
+@plans.command("publish")
+@reports_errors
+def plans_publish_command(
+    code: Annotated[str, typer.Argument(help="The plan's code.")],
+    withdraw: Annotated[bool, typer.Option(help="Withdraw from publication instead.")] = False,
+) -> None:
+    """Publish a plan (audited): anyone may then read its progress, while every series
+    its targets use is published."""
+    from atalaya.observatory import targets as plan_service
+
+    with unit_of_work(runtime()) as session:
+        plan_service.publish_plan(session, cli_context(), code, withdraw=withdraw)
+    typer.echo(f"plan {code} {'withdrawn' if withdraw else 'published'}")
+
+
+@targets.command("add")
+@reports_errors
+def targets_add_command(
+    plan: Annotated[str, typer.Argument(help="The plan's code.")],
+    indicator: Annotated[str, typer.Option(help="offences, victims, ...")],
+    area: Annotated[str, typer.Option(help="Area code, in the plan's country.")],
+    baseline_year: Annotated[int, typer.Option(help="Year of the baseline value.")],
+    baseline_value: Annotated[float, typer.Option(help="The baseline value.")],
+    target_year: Annotated[int, typer.Option(help="Year of the target, after the baseline.")],
+    target_value: Annotated[float, typer.Option(help="The target value.")],
+    iccs: Annotated[str | None, typer.Option(help="ICCS code at any level.")] = None,
+    national_category: Annotated[
+        str | None, typer.Option(help="National category: mx-sesnsp:Robo.")
+    ] = None,
+    measure: Annotated[str, typer.Option(help="count or rate_per_100k.")] = "count",
+    source_type: Annotated[
+        str | None, typer.Option(help="police, health, forensic or victim_survey.")
+    ] = None,
+) -> None:
+    """Add a target to a plan (audited); every problem is reported and nothing is stored."""
+    from atalaya.observatory import targets as plan_service
+
+    new = plan_service.NewTarget(
+        indicator,
+        area,
+        baseline_year,
+        baseline_value,
+        target_year,
+        target_value,
+        iccs,
+        national_category,
+        measure,
+        source_type,
+    )
+    try:
+        with unit_of_work(runtime()) as session:
+            target = plan_service.add_target(session, cli_context(), plan, new)
+            target_id = target.id
+    except DomainError as error:
+        if len(error.errors) > 1:
+            _echo_problems(error)
+        raise
+    typer.echo(f"target {target_id} added to plan {plan}")
+
+
+@stats.command("progress")
+@reports_errors
+def progress_command(
+    plan: Annotated[str, typer.Argument(help="The plan's code.")],
+    year: Annotated[
+        int | None, typer.Option(help="The year to measure (default: the latest with data).")
+    ] = None,
+    format: Annotated[str, typer.Option(help="table or json.")] = "table",
+) -> None:
+    """A plan's progress: each target's current value, the value expected on the straight
+    line from baseline to target, whether it is on track, and the arithmetic."""
+    from atalaya.observatory import targets as plan_service
+
+    if format not in ("table", "json"):
+        raise DomainError(
+            "OBS-116", field="format", params={"value": format, "choices": "json, table"}
+        )
+    rt = runtime()
+    with rt.db.read_sessions() as session:
+        found = plan_service.get_plan(session, plan)
+        out = plan_service.progress_out(session, found, EVERYTHING, rt.settings.language, year)
+    if format == "json":
+        typer.echo(json.dumps(out.model_dump(mode="json"), ensure_ascii=False, indent=2))
+        return
+    echo_table(
+        [
+            {
+                "target": t.id,
+                "indicator": t.indicator,
+                "iccs": t.iccs or t.national_category,
+                "area": t.area,
+                "measure": t.measure,
+                "year": t.year,
+                "current": t.current_value,
+                "expected": t.expected_value,
+                "status": t.status,
+                "done %": t.done_percent,
+            }
+            for t in out.targets
+        ]
+    )
+    for t in out.targets:
+        typer.echo(f"  {t.id}: {t.arithmetic.text if t.arithmetic else '; '.join(t.reasons)}")

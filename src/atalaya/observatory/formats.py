@@ -8,6 +8,7 @@ from collections.abc import Callable
 from pathlib import Path
 
 from atalaya.errors import DomainError
+from atalaya.observatory.colombia import read_dane_population, read_police_homicides
 from atalaya.observatory.conapo import read_conapo
 from atalaya.observatory.files import AreaIndex
 from atalaya.observatory.imports import Progress, StatisticsFile
@@ -20,6 +21,8 @@ FORMATS: dict[str, Reader] = {
     "sesnsp-idefc": read_sesnsp,
     "conapo-population": read_conapo,
     "snic-provincias": read_snic,
+    "co-policia-homicidios": read_police_homicides,
+    "dane-population": read_dane_population,
 }
 
 

@@ -160,3 +160,58 @@ class Population(Base):
     sex: Mapped[str] = mapped_column(String(10), default=TOTAL)
     age_group: Mapped[str] = mapped_column(String(10), default=TOTAL)
     value: Mapped[int] = mapped_column(BigInteger)
+
+
+class Measure(StrEnum):
+    COUNT = "count"
+    RATE_PER_100K = "rate_per_100k"
+
+
+class NationalPlan(Base):
+    """A country's plan with targets (``PlanTarget``); its progress is computed from the
+    observatory's data (``atalaya.observatory.targets``). A published plan is open to
+    anyone only while every series its targets use is published too."""
+
+    __tablename__ = "stat_plans"
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    code: Mapped[str] = mapped_column(String(40), unique=True)
+    name: Mapped[str] = mapped_column(String(300))
+    area_code: Mapped[str] = mapped_column(ForeignKey("areas.code"))
+    # The country's path, so that jurisdiction needs no join.
+    area_path: Mapped[str] = mapped_column(String(200))
+    period_from: Mapped[int] = mapped_column(Integer)
+    period_to: Mapped[int] = mapped_column(Integer)
+    # Where the plan is published (a title, an address).
+    source_document: Mapped[str] = mapped_column(String(500), default=NONE)
+    published: Mapped[bool] = mapped_column(Boolean, default=False)
+    created_at: Mapped[dt.datetime] = mapped_column(UTCDateTime, default=utcnow)
+
+
+class PlanTarget(Base):
+    """One target of a plan: an indicator for an ICCS code or national category and an
+    area, as a count or a rate, from a baseline value and year to a target value and year."""
+
+    __tablename__ = "stat_plan_targets"
+    __table_args__ = (
+        CheckConstraint("target_year > baseline_year", name="years"),
+        CheckConstraint("iccs_code <> '' OR national_category <> ''", name="classified"),
+        CheckConstraint("measure IN ('count', 'rate_per_100k')", name="measure"),
+    )
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    plan_id: Mapped[int] = mapped_column(
+        ForeignKey("stat_plans.id", ondelete="CASCADE"), index=True
+    )
+    indicator: Mapped[str] = mapped_column(String(40))
+    iccs_code: Mapped[str] = mapped_column(String(6), default=NONE)
+    # As the query takes it: ``mx-sesnsp:Robo`` or ``Robo``.
+    national_category: Mapped[str] = mapped_column(String(340), default=NONE)
+    area_code: Mapped[str] = mapped_column(ForeignKey("areas.code"))
+    measure: Mapped[Measure] = mapped_column(String(16))
+    # Empty: any; given when several sources would answer (they are never combined).
+    source_type: Mapped[str] = mapped_column(String(20), default=NONE)
+    baseline_year: Mapped[int] = mapped_column(Integer)
+    baseline_value: Mapped[float] = mapped_column(Float)
+    target_year: Mapped[int] = mapped_column(Integer)
+    target_value: Mapped[float] = mapped_column(Float)
