@@ -80,6 +80,8 @@ def _echo_report(report: ImportReport) -> None:
     )
     if report.blank_cells:
         typer.echo(f"  {report.blank_cells} blank cells (not published): no observation stored")
+    for reason, lines in report.not_imported.items():
+        typer.echo(f"  not imported: {reason} ({lines} lines)")
     for category, rows in report.without_iccs.items():
         typer.echo(
             f"  no ICCS code, kept with its national category only: {category} ({rows} rows)"

@@ -14,6 +14,7 @@ from atalaya.observatory.files import AreaIndex
 from atalaya.observatory.imports import Progress, StatisticsFile
 from atalaya.observatory.sesnsp import read_sesnsp
 from atalaya.observatory.snic import read_snic
+from atalaya.observatory.unodc import read_unodc
 
 Reader = Callable[[Path, AreaIndex, dt.date | None, Progress | None], StatisticsFile]
 
@@ -23,6 +24,7 @@ FORMATS: dict[str, Reader] = {
     "snic-provincias": read_snic,
     "co-policia-homicidios": read_police_homicides,
     "dane-population": read_dane_population,
+    "unodc-cts": read_unodc,
 }
 
 

@@ -97,6 +97,9 @@ class StatisticsFile:
     # National categories the crosswalk maps to no ICCS code: stored with their
     # national category only. Category -> rows.
     without_iccs: Counter[str] = field(default_factory=Counter)
+    # Lines read and deliberately left out (a breakdown Atalaya does not keep): reason ->
+    # lines. Reported, never dropped in silence.
+    not_imported: Counter[str] = field(default_factory=Counter)
     problems: Problems = field(default_factory=Problems)
 
 
@@ -107,6 +110,7 @@ class ImportReport:
     rows: int
     blank_cells: int
     without_iccs: dict[str, int]
+    not_imported: dict[str, int] = field(default_factory=dict)
     series_added: int = 0
     observations_added: int = 0
     observations_unchanged: int = 0
@@ -138,7 +142,12 @@ def store(
         raise found.problems.error()
     source, new = _source(session, found.source)
     report = ImportReport(
-        source.id, new, found.rows, found.blank_cells, dict(found.without_iccs.most_common())
+        source.id,
+        new,
+        found.rows,
+        found.blank_cells,
+        dict(found.without_iccs.most_common()),
+        dict(found.not_imported.most_common()),
     )
     series_ids = _series_ids(session, source.id, found, report)
     observations = _new_observations(session, source.id, found, series_ids, report)
