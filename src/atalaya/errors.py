@@ -88,7 +88,7 @@ CODES: dict[str, tuple[int, str]] = {
     "OBS-107": (422, N_("Line {line}: {column} should be a whole number, not {value}.")),
     "OBS-108": (422, N_("Line {line}: {code} is not a category of the {scheme} crosswalk.")),
     "OBS-109": (422, N_("Line {line}: {value} is not allowed in {column}.")),
-    "OBS-110": (422, N_("Nothing was imported: the file has {count} problems.")),
+    "OBS-110": (422, N_("Nothing was imported: problems found in the file: {count}.")),
     "OBS-111": (422, N_("Line {line} has {found} fields; the header has {expected}.")),
     "OBS-112": (
         409,

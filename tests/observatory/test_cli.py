@@ -54,7 +54,7 @@ def test_a_bad_file_exits_with_every_problem_and_stores_nothing(
     assert result.exit_code == 1
     assert "OBS-105 [Clave_Ent] Line 3: there is no area with INEGI code 40." in result.output
     assert result.output.count("OBS-106") == 12
-    assert "OBS-110: Nothing was imported: the file has 13 problems." in result.output
+    assert "OBS-110: Nothing was imported: problems found in the file: 13." in result.output
     assert stored(cli_env) == (0, 0, 0, 0)
 
 

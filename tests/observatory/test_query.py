@@ -166,7 +166,8 @@ class TestRates:
 def test_a_comparison_at_iccs_level_notes_a_partial_crosswalk(session: Session) -> None:
     value = one(session, iccs="0101", area="MX", period="2021")
     assert notes(value)[0].startswith(
-        "The mx-sesnsp crosswalk to ICCS is partial: 6 of its 98 categories have no ICCS code"
+        "The mx-sesnsp crosswalk to ICCS is partial: categories with no ICCS code, not counted"
+        " under any: 6 of 98."
     )
 
 

@@ -450,9 +450,10 @@ def crosswalk_notes(national: set[tuple[str, str]]) -> list[Note]:
     for scheme in sorted({scheme for scheme, _ in national}):
         walk = crosswalk(scheme)
         if unmapped := len(walk.unmapped()):
+            # Worded so that any number reads right, in every language (no plural forms).
             message = N_(
-                "The {scheme} crosswalk to ICCS is partial: {unmapped} of its {total} "
-                "categories have no ICCS code and are not counted under any."
+                "The {scheme} crosswalk to ICCS is partial: categories with no ICCS code, "
+                "not counted under any: {unmapped} of {total}."
             )
             notes.append(
                 Note(message, {"scheme": scheme, "unmapped": unmapped, "total": len(walk)})
@@ -461,7 +462,7 @@ def crosswalk_notes(national: set[tuple[str, str]]) -> list[Note]:
         approximate = sum(1 for c in codes if walk.map(c).note.startswith("approximate:"))
         if approximate:
             message = N_(
-                "{count} of the {scheme} categories counted here match ICCS only approximately."
+                "{scheme} categories counted here that match ICCS only approximately: {count}."
             )
             notes.append(Note(message, {"scheme": scheme, "count": approximate}))
     return notes
