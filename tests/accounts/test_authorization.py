@@ -20,6 +20,7 @@ PUBLIC = {
     "/api/v1/areas/{code}",
     "/api/v1/openapi.json",
     "/api/v1/indicators",
+    "/api/v1/indicators/reconciliation",
     "/api/v1/plans",
     "/api/v1/plans/{code}/progress",
 }

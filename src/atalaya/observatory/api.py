@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from typing import Annotated
+from typing import Annotated, Any
 
 from fastapi import APIRouter, Depends, Path, Query, Request
 from pydantic import BaseModel
@@ -11,6 +11,7 @@ from atalaya.accounts.authz import Principal
 from atalaya.accounts.deps import SESSION_COOKIE, SessionDep, bearer_token, current_principal
 from atalaya.observatory.models import TOTAL
 from atalaya.observatory.query import PUBLIC, IndicatorQuery, Visibility
+from atalaya.observatory.reconcile import BAND, HOMICIDE, as_dict, reconcile
 from atalaya.observatory.schemas import IndicatorOut
 from atalaya.observatory.service import indicator_values
 from atalaya.observatory.targets import (
@@ -123,3 +124,28 @@ async def plan_progress(
     plan = readable_plan(session, code, who)
     visibility = Visibility.of(who) if who is not None else PUBLIC
     return progress_out(session, plan, visibility, request_language(request), year)
+
+
+class ReconciliationPage(BaseModel):
+    items: list[dict[str, Any]]
+    total: int
+
+
+@router.get("/indicators/reconciliation", response_model=ReconciliationPage)
+async def reconciliation(
+    session: SessionDep,
+    who: CallerDep,
+    area: Code = None,
+    year: Annotated[list[int] | None, Query(max_length=50)] = None,
+    iccs: Annotated[str, Query(max_length=6)] = HOMICIDE,
+    by_area: bool = False,
+    low: float = BAND[0],
+    high: float = BAND[1],
+) -> ReconciliationPage:
+    """Police and health homicide victims per area and year side by side, with their ratio
+    (police over health) and whether it lies outside the band ``low`` to ``high``; never
+    added together (see docs/observatory.md). The same visibility as ``/indicators``."""
+    found = reconcile(
+        session, Visibility.of(who), area, year or (), iccs, (low, high), by_area=by_area
+    )
+    return ReconciliationPage(items=[as_dict(r) for r in found], total=len(found))

@@ -340,3 +340,58 @@ def progress_command(
     )
     for t in out.targets:
         typer.echo(f"  {t.id}: {t.arithmetic.text if t.arithmetic else '; '.join(t.reasons)}")
+
+
+@stats.command("reconcile")
+@reports_errors
+def reconcile_command(
+    area: Annotated[
+        str | None, typer.Option(help="Area code (the areas in it count too); none: each area.")
+    ] = None,
+    year: Annotated[list[int] | None, typer.Option(help="A year (repeat for several).")] = None,
+    by_area: Annotated[bool, typer.Option(help="Each area directly below --area.")] = False,
+    iccs: Annotated[str, typer.Option(help="ICCS code.")] = "0101",
+    low: Annotated[float, typer.Option(help="Lowest police/health ratio inside the band.")] = 0.8,
+    high: Annotated[
+        float, typer.Option(help="Highest police/health ratio inside the band.")
+    ] = 1.25,
+    public: Annotated[
+        bool, typer.Option(help="Only published series, as anonymous callers see them.")
+    ] = False,
+    format: Annotated[str, typer.Option(help="table or json.")] = "table",
+) -> None:
+    """Police and health homicide victims side by side, with their ratio and a flag when it
+    is outside the band; the two are never added together."""
+    from atalaya.observatory.reconcile import as_dict, reconcile
+
+    if format not in ("table", "json"):
+        raise DomainError(
+            "OBS-116", field="format", params={"value": format, "choices": "json, table"}
+        )
+    rt = runtime()
+    with rt.db.read_sessions() as session:
+        found = reconcile(
+            session, PUBLIC if public else EVERYTHING, area, year or (), iccs, (low, high), by_area
+        )
+    out = [as_dict(r) for r in found]
+    if format == "json":
+        typer.echo(json.dumps(out, ensure_ascii=False, indent=2))
+        return
+
+    def value(side: object) -> object:
+        return side["value"] if isinstance(side, dict) else None
+
+    echo_table(
+        [
+            {
+                "area": o["area"],
+                "year": o["year"],
+                "police": value(o["police"]),
+                "health": value(o["health"]),
+                "ratio": o["ratio"],
+                "outside band": o["outside_band"],
+                "reason": o["reason"],
+            }
+            for o in out
+        ]
+    )

@@ -318,12 +318,20 @@ def national_filter(text: str) -> tuple[str | None, str]:
 
 
 def _latest(series: list[SeriesRow]) -> list[SeriesRow]:
-    """Keep the series of the latest edition of each dataset among those found."""
-    latest: dict[tuple[str, str], dt.date] = {}
+    """Keep the series of the latest edition of each dataset among those found.
+
+    A dataset is its publisher, name and source type: a publisher's police and health
+    figures under one name (UNODC's) are two datasets, never one replacing the other.
+    """
+    latest: dict[tuple[str, str, str], dt.date] = {}
     for s in series:
-        dataset = (s.source.publisher, s.source.dataset)
+        dataset = _dataset(s)
         latest[dataset] = max(latest.get(dataset, s.source.vintage), s.source.vintage)
-    return [s for s in series if s.source.vintage == latest[(s.source.publisher, s.source.dataset)]]
+    return [s for s in series if s.source.vintage == latest[_dataset(s)]]
+
+
+def _dataset(s: SeriesRow) -> tuple[str, str, str]:
+    return (s.source.publisher, s.source.dataset, str(s.source.source_type))
 
 
 def _totals(q: IndicatorQuery, series: list[SeriesRow]) -> list[SeriesRow]:
