@@ -38,6 +38,7 @@ from atalaya.observatory.imports import (
     SeriesKey,
     SourceInfo,
     StatisticsFile,
+    counted,
 )
 from atalaya.observatory.models import NONE, TOTAL, SourceType, Status
 from atalaya.observatory.periods import Period
@@ -77,10 +78,7 @@ def read_police_homicides(
     counts: dict[SeriesKey, dict[tuple[int, int], int]] = {}
     first_line: dict[SeriesKey, int] = {}
     last_month: dict[int, int] = {}
-    for values in rows:
-        found.rows += 1
-        if progress and found.rows % 1000 == 0:
-            progress(1000)
+    for values in counted(found, rows, progress):
         line = int(values["_row"])
         occurred = _police_date(values["FECHA HECHO"], datemode)
         if occurred is None:
@@ -106,8 +104,6 @@ def read_police_homicides(
         by_month[when] = by_month.get(when, 0) + count
         first_line.setdefault(series, line)
         last_month[occurred.year] = max(last_month.get(occurred.year, 0), occurred.month)
-    if progress:
-        progress(found.rows % 1000)
     covered = [(year, month) for year, last in last_month.items() for month in range(1, last + 1)]
     append = found.observations.append
     for series, by_month in counts.items():
@@ -176,10 +172,7 @@ def read_dane_population(
     )
     found = StatisticsFile(source, areas.paths)
     first_line: dict[tuple[str, int], int] = {}
-    for line, cell in _sheet_rows(path):
-        found.rows += 1
-        if progress and found.rows % 1000 == 0:
-            progress(1000)
+    for line, cell in counted(found, _sheet_rows(path), progress):
         code = _text(cell["municipio_code"])
         area = areas.by_national_code(DANE_SCHEME, code) if code.isdigit() else None
         if area is None:
@@ -195,8 +188,6 @@ def read_dane_population(
             found.problems.add("OBS-104", "row", line, first=first)
             continue
         found.populations.append(PopulationIn(line, area, year, TOTAL, TOTAL, value))
-    if progress:
-        progress(found.rows % 1000)
     return found
 
 

@@ -13,7 +13,13 @@ from pathlib import Path
 
 from atalaya.errors import DomainError
 from atalaya.observatory.files import AreaIndex, Problems, check_width, table
-from atalaya.observatory.imports import PopulationIn, Progress, SourceInfo, StatisticsFile
+from atalaya.observatory.imports import (
+    PopulationIn,
+    Progress,
+    SourceInfo,
+    StatisticsFile,
+    counted,
+)
 from atalaya.observatory.models import TOTAL, SourceType
 
 FORMAT = "conapo-population"
@@ -38,10 +44,7 @@ def read_conapo(
     source = SourceInfo(PUBLISHER, DATASET, SourceType.DEMOGRAPHIC, vintage, FORMAT)
     found = StatisticsFile(source, areas.paths)
     first_line: dict[tuple[str, int, str], int] = {}
-    for line, row in rows.rows:
-        found.rows += 1
-        if progress:
-            progress(1)
+    for line, row in counted(found, rows.rows, progress):
         if not check_width(row, rows.width, line, found.problems):
             continue
         cell = {name: row[index].strip() for name, index in rows.columns.items()}

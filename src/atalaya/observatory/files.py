@@ -90,7 +90,7 @@ def _encoding_error(encoding: str, data: bytes, offset: int) -> DomainError:
 
 
 @dataclass
-class Table:
+class CsvTable:
     """A CSV file's rows as lists, with the position of each column by name."""
 
     columns: dict[str, int]
@@ -98,7 +98,7 @@ class Table:
     rows: Iterator[tuple[int, list[str]]]
 
 
-def table(data: bytes, encoding: str, required: tuple[str, ...], format: str) -> Table:
+def table(data: bytes, encoding: str, required: tuple[str, ...], format: str) -> CsvTable:
     """Return the rows of the CSV file ``data``, numbered as an editor shows them.
 
     Raises ``OBS-103`` when a column of ``required`` is missing (or the file is empty),
@@ -126,7 +126,7 @@ def table(data: bytes, encoding: str, required: tuple[str, ...], format: str) ->
                 "OBS-103", field="file", params={"format": format, "columns": ", ".join(header)}
             ) from None
 
-    return Table(columns, len(header), rows())
+    return CsvTable(columns, len(header), rows())
 
 
 def _header(data: bytes) -> list[str]:

@@ -17,11 +17,11 @@ from __future__ import annotations
 
 import datetime as dt
 from collections import Counter
-from collections.abc import Callable, Sequence
+from collections.abc import Callable, Iterable, Iterator, Sequence
 from dataclasses import dataclass, field
 from functools import cache
 from operator import attrgetter, itemgetter
-from typing import Any, NamedTuple
+from typing import Any, NamedTuple, TypeVar
 
 from sqlalchemy import Table, bindparam, insert, select
 from sqlalchemy.orm import Session
@@ -29,7 +29,7 @@ from sqlalchemy.orm import Session
 from atalaya.audit import service as audit
 from atalaya.audit.service import AuditContext
 from atalaya.db import Prepared
-from atalaya.observatory.files import Problems
+from atalaya.observatory.files import CsvTable, Problems, check_width
 from atalaya.observatory.models import (
     TOTAL,
     Observation,
@@ -123,6 +123,32 @@ class ImportReport:
 
 
 Progress = Callable[[int], None]
+# Rows read between two reports to the progress bar.
+PROGRESS_EVERY = 1000
+Row = TypeVar("Row")
+
+
+def counted(found: StatisticsFile, rows: Iterable[Row], progress: Progress | None) -> Iterator[Row]:
+    """Yield ``rows``, counting each in ``found.rows`` and telling ``progress`` as they go."""
+    for row in rows:
+        found.rows += 1
+        if progress and found.rows % PROGRESS_EVERY == 0:
+            progress(PROGRESS_EVERY)
+        yield row
+    if progress:
+        progress(found.rows % PROGRESS_EVERY)
+
+
+def read_table(
+    found: StatisticsFile,
+    rows: CsvTable,
+    read: Callable[[int, list[str]], None],
+    progress: Progress | None,
+) -> None:
+    """Pass each row of ``rows`` that has the header's width to ``read``; note the others."""
+    for line, row in counted(found, rows.rows, progress):
+        if check_width(row, rows.width, line, found.problems):
+            read(line, row)
 
 
 def store(

@@ -21,13 +21,14 @@ from pathlib import Path
 from atalaya.classification import crosswalk
 from atalaya.datafiles import read_commented_csv
 from atalaya.errors import DomainError
-from atalaya.observatory.files import AreaIndex, Problems, check_width, table
+from atalaya.observatory.files import AreaIndex, Problems, table
 from atalaya.observatory.imports import (
     ObservationIn,
     Progress,
     SeriesKey,
     SourceInfo,
     StatisticsFile,
+    read_table,
 )
 from atalaya.observatory.models import NONE, TOTAL, SourceType, Status
 from atalaya.observatory.periods import Period
@@ -103,15 +104,7 @@ def read_sesnsp(
     rows = table(path.read_bytes(), "latin-1", COLUMNS, FORMAT)
     source = SourceInfo(PUBLISHER, DATASET, SourceType.POLICE, vintage, FORMAT)
     found = StatisticsFile(source, areas.paths)
-    reader = _RowReader(rows.columns, areas, found)
-    for line, row in rows.rows:
-        found.rows += 1
-        if check_width(row, rows.width, line, found.problems):
-            reader.read(line, row)
-        if progress and found.rows % 1000 == 0:
-            progress(1000)
-    if progress:
-        progress(found.rows % 1000)
+    read_table(found, rows, _RowReader(rows.columns, areas, found).read, progress)
     return found
 
 

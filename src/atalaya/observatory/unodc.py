@@ -33,16 +33,18 @@ from __future__ import annotations
 
 import datetime as dt
 import re
+from dataclasses import replace
 from pathlib import Path
 
 from atalaya.errors import DomainError
-from atalaya.observatory.files import AreaIndex, Problems, check_width, table
+from atalaya.observatory.files import AreaIndex, Problems, table
 from atalaya.observatory.imports import (
     ObservationIn,
     Progress,
     SeriesKey,
     SourceInfo,
     StatisticsFile,
+    read_table,
 )
 from atalaya.observatory.models import NONE, TOTAL, Frequency, SourceType, Status
 from atalaya.observatory.periods import Period
@@ -111,9 +113,7 @@ def read_unodc(
     if vintage is None:
         raise DomainError("OBS-113", field="vintage")
     rows = table(path.read_bytes(), "utf-8", COLUMNS, FORMAT)
-    lines = []
-    for line, row in rows.rows:
-        lines.append((line, row))
+    lines = list(rows.rows)  # read twice: the source type first, from every line
     health = bool(lines) and all(
         len(row) == rows.width and _HEALTH.search(row[rows.columns[SOURCE]]) for _, row in lines
     )
@@ -121,15 +121,8 @@ def read_unodc(
     found = StatisticsFile(
         SourceInfo(PUBLISHER, DATASET, source_type, vintage, FORMAT), areas.paths
     )
-    reader = _RowReader(rows.columns, areas, found)
-    for line, row in lines:
-        found.rows += 1
-        if check_width(row, rows.width, line, found.problems):
-            reader.read(line, row)
-        if progress and found.rows % 1000 == 0:
-            progress(1000)
-    if progress:
-        progress(found.rows % 1000)
+    read_table(found, replace(rows, rows=iter(lines)), _RowReader(rows.columns, areas, found).read,
+               progress)  # fmt: skip
     return found
 
 
