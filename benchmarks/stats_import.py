@@ -41,6 +41,8 @@ from pathlib import Path
 
 ATALAYA = str(Path(sys.executable).with_name("atalaya"))
 DEFAULT_FILE = Path(__file__).resolve().parents[2] / "shared/data/mx-sesnsp/IDEFC_NM_may22.csv"
+# The file's month columns (as in atalaya.observatory.sesnsp; not imported from it, so
+# that the pandas baseline's process does not load Atalaya).
 MONTHS = [
     "Enero",
     "Febrero",
