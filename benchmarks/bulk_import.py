@@ -6,9 +6,10 @@ For each round:
 2. ``atalaya records import FILE --format jsonl`` as a separate process, timed end to
    end (start-up, reading, validation, writing) with its peak resident memory;
 3. the baseline: every row that import wrote (incidents, offences, persons, name keys,
-   vehicles, versions) is read back in the order the file gave them (by id; name keys
-   by person), and written with plain ``sqlite3`` ``executemany``, one statement per
-   table and one transaction in all, into another fresh database with the same
+   vehicles, versions, and the observatory's indicators computed from them: series,
+   monthly observations, settled years) is read back in the order the file gave them
+   (by id; name keys by person), and written with plain ``sqlite3`` ``executemany``,
+   one statement per table and one transaction in all, into another fresh database with the same
    schema, indexes, triggers and pragmas (WAL, synchronous=NORMAL, foreign keys on).
    Only the inserts and the commit are timed.
 
@@ -44,6 +45,11 @@ TABLES = [
     "firearms",
     "identity_documents",
     "incident_versions",
+    # The indicators computed from the records, which the import keeps current.
+    "stat_sources",
+    "stat_series",
+    "stat_observations",
+    "stat_series_years",
 ]
 
 
@@ -100,7 +106,11 @@ def copy_rows(source: Path, target: Path) -> tuple[float, int]:
     """Copy every imported row with plain executemany; return seconds and row count."""
     with sqlite3.connect(source) as db:
         # In the order the rows arrived: as the file lists the incidents.
-        order = {"person_name_keys": "involvement_id, key"}
+        order = {
+            "person_name_keys": "involvement_id, key",
+            "stat_observations": "series_id, period",
+            "stat_series_years": "series_id, year",
+        }
         rows = {
             t: db.execute(f"SELECT * FROM {t} ORDER BY {order.get(t, 'id')}").fetchall()  # noqa: S608
             for t in TABLES

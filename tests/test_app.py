@@ -193,3 +193,15 @@ def test_the_openapi_description_says_errors_are_problems(client: TestClient) ->
         assert list(responses[status]["content"]) == ["application/problem+json"]
     assert "HTTPValidationError" not in spec["components"]["schemas"]
     assert set(spec["components"]["schemas"]["Problem"]["required"]) >= {"code", "errors", "status"}
+
+
+def test_a_problems_summary_names_the_values_of_its_first_field_error(
+    client: TestClient,
+    auth,  # type: ignore[no-untyped-def]
+) -> None:
+    from records.test_incidents_api import URL, homicide
+
+    body = homicide(persons=[])
+    problem = assert_problem(client.post(URL, json=body, headers=auth("alice")), 422, "REC-110")
+    assert problem["title"] == problem["detail"] == problem["errors"][0]["message"]
+    assert "{" not in problem["title"] and "0101" in problem["title"]

@@ -11,11 +11,17 @@ from fastapi.staticfiles import StaticFiles
 from atalaya import __version__
 from atalaya.accounts import api as accounts_api
 from atalaya.accounts import views as accounts_views
+from atalaya.alerts import api as alerts_api
+from atalaya.alerts import views as alerts_views
 from atalaya.audit import api as audit_api
 from atalaya.audit import views as audit_views
 from atalaya.db import Database
+from atalaya.federation import api as federation_api
+from atalaya.federation import hits_api
+from atalaya.federation import status as federation_status
 from atalaya.geo import api as geo_api
 from atalaya.observatory import api as observatory_api
+from atalaya.observatory import dashboard as observatory_dashboard
 from atalaya.records import api as records_api
 from atalaya.records import views as records_views
 from atalaya.runtime import Runtime
@@ -53,10 +59,16 @@ def create_app(settings: Settings, db: Database | None = None) -> FastAPI:
         audit_api,
         geo_api,
         records_api,
+        alerts_api,
         observatory_api,
+        federation_api,
+        hits_api,
+        federation_status,
         accounts_views,
         audit_views,
         records_views,
+        alerts_views,
+        observatory_dashboard,
     ):
         app.include_router(module.router)
     app.mount("/static", StaticFiles(directory=STATIC_DIR), name="static")

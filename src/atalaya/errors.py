@@ -104,6 +104,110 @@ CODES: dict[str, tuple[int, str]] = {
     "OBS-120": (422, N_("The year {end} must come after {start}.")),
     "OBS-121": (422, N_("{area} is not in the plan's country, {country}.")),
     "OBS-122": (422, N_("Give the target an ICCS code or a national category.")),
+    "OBS-130": (
+        422,
+        N_(
+            "SDMX exports are at ICCS level: they cannot be broken down by national "
+            "category (CSV and XLSX can)."
+        ),
+    ),
+    "OBS-131": (422, N_("Line {line}: the dataflow {dataflow} is not this node's ({expected}).")),
+    "OBS-132": (
+        422,
+        N_("The file holds values of several sources ({sources}): import one source a file."),
+    ),
+    "OBS-133": (
+        422,
+        N_(
+            "Line {line}: OBS_STATUS {status} does not go with the value {value}: missing "
+            "and confidential values are empty, the others are not."
+        ),
+    ),
+    "OBS-134": (422, N_("The file is the edition of {found}, not {given} as --vintage says.")),
+    "FED-101": (400, N_("This is not a signed Atalaya envelope.")),
+    "FED-102": (401, N_("The envelope's signature does not verify.")),
+    "FED-103": (401, N_("The envelope is signed by a key of no known peer.")),
+    "FED-104": (401, N_("The key that signed the envelope is no longer valid.")),
+    "FED-105": (401, N_("The envelope's sender is not the node that signed it.")),
+    "FED-106": (422, N_("The envelope is malformed: {problem}")),
+    "FED-107": (422, N_("The envelope has expired.")),
+    "FED-108": (422, N_("The envelope is dated in the future.")),
+    "FED-109": (422, N_("The envelope is addressed to another node.")),
+    "FED-110": (409, N_("This envelope has already been received.")),
+    "FED-111": (422, N_("Unknown envelope type {type}.")),
+    "FED-112": (403, N_("No agreement in force with this node allows {data_class}.")),
+    "FED-113": (413, N_("The envelope is larger than {max} bytes.")),
+    "FED-114": (429, N_("The agreement's daily quota of {limit} envelopes is used up.")),
+    "FED-115": (422, N_("The envelope's confidential body cannot be decrypted.")),
+    "FED-116": (422, N_("Envelopes of type {type} must have an encrypted body.")),
+    "FED-117": (409, N_("This node already has an identity ({node_id}).")),
+    "FED-118": (409, N_("This node has no identity yet: run atalaya node init.")),
+    "FED-119": (
+        500,
+        N_("The key file {path} is missing, readable by other users, or not the node's key."),
+    ),
+    "FED-120": (422, N_("The peer's key fingerprint is {found}, not the {expected} you gave.")),
+    "FED-121": (502, N_("The peer's description could not be fetched: {problem}")),
+    "FED-122": (422, N_("The peer's description is not valid: {problem}")),
+    "FED-123": (409, N_("Node {node_id} is already a peer.")),
+    "FED-124": (404, N_("There is no peer {node_id}.")),
+    "FED-125": (422, N_("Unknown data class {value}. Use one of: {choices}.")),
+    "FED-126": (422, N_("Name either a peer or a group of peers.")),
+    "FED-127": (404, N_("There is no agreement {reference}.")),
+    "FED-128": (422, N_("The end of validity must come after its start and after now.")),
+    "FED-129": (422, N_("The peer's new key is not signed by the key pinned for it.")),
+    "FED-130": (404, N_("There is no group of peers {group}.")),
+    "FED-131": (422, N_("Write the node id with 2 to 64 lowercase letters, digits and hyphens.")),
+    "FED-150": (422, N_("Nothing usable as a {kind} is left in the value given.")),
+    "FED-151": (422, N_("Unknown purpose {value}. Use one of: {choices}.")),
+    "FED-152": (
+        422,
+        N_("Ask about a person by given names, surnames and a full date of birth (YYYY-MM-DD)."),
+    ),
+    "FED-153": (422, N_("Unknown type of query {value}. Use one of: {choices}.")),
+    "FED-154": (
+        409,
+        N_(
+            "This node and {peer} do not derive the same key for hit queries: refresh "
+            "each other's keys (atalaya peers refresh)."
+        ),
+    ),
+    "FED-155": (422, N_("The follow-up names no hit this node answered the peer.")),
+    "FED-156": (404, N_("Your agency has no hit query {id}.")),
+    "FED-157": (409, N_("Only a hit can be followed up, with a reference it gave.")),
+    "FED-158": (403, N_("No peer has an agreement in force with this node allowing {data_class}.")),
+    "FED-159": (502, N_("The peer's answer is not valid: {problem}")),
+    "FED-160": (502, N_("The peer could not be reached: {problem}")),
+    "FED-140": (
+        403,
+        N_("No agreement in force lets {data_class} go to this peer any more: not sent."),
+    ),
+    "FED-141": (422, N_("The envelope expired before it could be delivered.")),
+    "FED-142": (502, N_("The peer refused the envelope: {code} {problem}")),
+    "ALR-101": (422, N_("{value} is not allowed here; choose one of: {choices}.")),
+    "ALR-102": (422, N_("This alert needs its {part}.")),
+    "ALR-103": (422, N_("A wanted person notice needs the reference of its warrant.")),
+    "ALR-104": (422, N_("The review date must come after today ({today}).")),
+    "ALR-105": (
+        422,
+        N_("Give the {part} something to be recognised by: a name, number or serial."),
+    ),
+    "ALR-106": (422, N_("{value} cannot be read as this identifier.")),
+    "ALR-107": (422, N_("A {type} alert has no {part}.")),
+    "ALR-108": (403, N_("Only the node that issued this alert ({owner}) may change or cancel it.")),
+    "ALR-109": (409, N_("This alert is cancelled: it can no longer be changed.")),
+    "ALR-110": (
+        409,
+        N_("Only a deportation notice received from another node can be acknowledged."),
+    ),
+    "ALR-111": (422, N_("Write the date as YYYY, YYYY-MM or YYYY-MM-DD.")),
+    "ALR-112": (422, N_("{value} is not the code of a known country.")),
+    "ALR-113": (422, N_("An alert keeps its type ({type}): cancel it and issue another.")),
+    "ALR-114": (
+        409,
+        N_("The alert has changed since you read it: it is now at version {version}."),
+    ),
+    "ALR-115": (422, N_("The alert received is not valid: {problem}")),
 }
 
 

@@ -46,6 +46,26 @@ class Settings(BaseSettings):
     argon2_memory_kib: int = 65536
     log_sql: bool = False
 
+    # Federation (docs/federation.md): the node's private keys, kept out of the database.
+    signing_key_file: Path | None = None  # default: data_dir/node_signing_key.pem
+    encryption_key_file: Path | None = None  # default: data_dir/node_encryption_key.pem
+    federation_clock_skew_seconds: int = 300
+    federation_max_envelope_bytes: int = 256 * 1024
+    # How long a rotated-out public key still verifies (and its private key decrypts).
+    federation_key_overlap_hours: int = 168
+    federation_timeout_seconds: float = 10.0
+    # Delivery of the outbox (docs/federation.md#delivery): retries wait a random time
+    # up to min(cap, base * 2**attempts); after breaker_failures failures in a row a
+    # peer's queue waits breaker_open_seconds, then one envelope is tried.
+    federation_retry_base_seconds: float = 5.0
+    federation_retry_cap_seconds: float = 3600.0
+    federation_breaker_failures: int = 5
+    federation_breaker_open_seconds: float = 300.0
+    federation_delivery_batch: int = 100
+    federation_worker_poll_seconds: float = 2.0
+    # Whether ``atalaya serve`` also runs the delivery worker (the embedded setup).
+    embedded_worker: bool = True
+
     @cached_property
     def secret(self) -> bytes:
         """Return the node's secret key, creating ``data_dir/secret_key`` on first use."""

@@ -21,8 +21,11 @@ PUBLIC = {
     "/api/v1/openapi.json",
     "/api/v1/indicators",
     "/api/v1/indicators/reconciliation",
+    "/api/v1/indicators/export",
+    "/api/v1/indicators/structure",
     "/api/v1/plans",
     "/api/v1/plans/{code}/progress",
+    "/observatory",
 }
 
 

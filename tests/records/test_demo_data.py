@@ -170,9 +170,12 @@ def test_atalaya_demo_adds_incidents_once_and_a_second_run_changes_nothing(
     first = runner.invoke(cli, ["demo", "--incidents", "200", "--quiet"])
     assert first.exit_code == 0, first.output
     assert "demo incidents: 200 added" in first.output
+    # Alerts about a stolen vehicle, a firearm and a suspect of the demo incidents.
+    assert "demo alerts: 3 added" in first.output
     after_first = counts(cli_env)
     assert after_first[:2] == (200, 200)
     second = runner.invoke(cli, ["demo", "--incidents", "200", "--quiet"])
     assert second.exit_code == 0, second.output
     assert "0 rows created" in second.output and "demo incidents: 0 added" in second.output
+    assert "demo alerts: 0 added" in second.output
     assert counts(cli_env) == after_first

@@ -4,11 +4,19 @@ from __future__ import annotations
 
 from typing import Annotated, Any
 
-from fastapi import APIRouter, Depends, Path, Query, Request
+from fastapi import APIRouter, Depends, Path, Query, Request, Response
 from pydantic import BaseModel
 
 from atalaya.accounts.authz import Principal
-from atalaya.accounts.deps import SESSION_COOKIE, SessionDep, bearer_token, current_principal
+from atalaya.accounts.deps import (
+    SESSION_COOKIE,
+    SessionDep,
+    audit_read,
+    bearer_token,
+    current_principal,
+)
+from atalaya.db import utcnow
+from atalaya.observatory import exports, sdmx
 from atalaya.observatory.models import TOTAL
 from atalaya.observatory.query import PUBLIC, IndicatorQuery, Visibility
 from atalaya.observatory.reconcile import BAND, HOMICIDE, as_dict, reconcile
@@ -93,6 +101,52 @@ async def list_indicators(
     more = start + limit < len(values)
     return Page[IndicatorOut](
         items=items, total=len(values), next=encode_cursor(start + limit) if more else None
+    )
+
+
+@router.get(
+    "/indicators/export",
+    response_class=Response,
+    responses={
+        200: {
+            "description": "The values in the format asked for, as a file to save.",
+            "content": {exports.FORMATS[f].media_type.split(";")[0]: {} for f in exports.FORMATS},
+        }
+    },
+)
+async def export_indicators(
+    request: Request,
+    session: SessionDep,
+    who: CallerDep,
+    q: QueryDep,
+    format: Annotated[str, Query(max_length=10)] = "csv",
+) -> Response:
+    """The values of ``GET /indicators`` (the same filters, the same visibility, all of
+    them) as a file: ``csv``, ``xlsx``, ``sdmx-csv`` (SDMX-CSV 1.0) or ``sdmx-json``
+    (SDMX-JSON 1.0 data message), each naming the sources and vintages of its values.
+    Labels come in the caller's language. An export by a signed-in user is audited."""
+    kind = exports.check_format(format)
+    values = indicator_values(session, q, Visibility.of(who))
+    body = exports.export(session, values, format, request_language(request), q)
+    if who is not None:
+        detail = exports.audit_detail(format, values, q)
+        await audit_read(request, "stats.export", object_type="indicator", detail=detail)
+    name = exports.file_name(format, utcnow().date())
+    disposition = {"Content-Disposition": f'attachment; filename="{name}"'}
+    return Response(body, media_type=kind.media_type, headers=disposition)
+
+
+@router.get(
+    "/indicators/structure",
+    response_class=Response,
+    responses={200: {"content": {"application/vnd.sdmx.structure+xml": {}}}},
+)
+async def indicator_structure(session: SessionDep) -> Response:
+    """The SDMX-ML 2.1 structure message that SDMX exports are made against: dataflow
+    ``ATALAYA:DF_CRIME(1.0)``, its data structure, concepts and code lists. Public."""
+    return Response(
+        sdmx.structure_message(session),
+        media_type="application/vnd.sdmx.structure+xml; version=2.1",
     )
 
 

@@ -4,16 +4,18 @@ from __future__ import annotations
 
 import datetime as dt
 import json
+import sys
 from pathlib import Path
 from typing import Annotated
 
 import typer
 from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, TimeRemainingColumn
 
+from atalaya.audit import service as audit
 from atalaya.clitools import cli_context, echo_table, reports_errors, runtime, unit_of_work
 from atalaya.errors import DomainError, message_for
 from atalaya.i18n import translator
-from atalaya.observatory import service
+from atalaya.observatory import derived, exports, service
 from atalaya.observatory.formats import FORMATS
 from atalaya.observatory.imports import ImportReport
 from atalaya.observatory.models import TOTAL
@@ -90,35 +92,45 @@ def _echo_report(report: ImportReport) -> None:
         typer.echo(f"  not published yet: atalaya stats publish {report.source_id}")
 
 
+# The filters of an indicator query, shared by ``stats query`` and ``stats export``.
+IndicatorOption = Annotated[str | None, typer.Option(help="offences, victims, ...")]
+IccsOption = Annotated[str | None, typer.Option(help="ICCS code at any level (01 takes 0101).")]
+NationalOption = Annotated[
+    str | None, typer.Option(help="National category, or the start of one: mx-sesnsp:Robo.")
+]
+AreaOption = Annotated[str | None, typer.Option(help="Area code; the areas in it count too.")]
+PeriodOption = Annotated[str | None, typer.Option(help="YYYY, YYYY-Qn or YYYY-MM.")]
+FrequencyOption = Annotated[str | None, typer.Option(help="Without --period: A (years), Q or M.")]
+SexOption = Annotated[str, typer.Option(help="male, female, unknown or _T (total).")]
+AgeOption = Annotated[str, typer.Option(help="An age group or _T (total).")]
+WeaponOption = Annotated[str, typer.Option(help="A weapon or _T (total).")]
+SourceTypeOption = Annotated[
+    str | None, typer.Option(help="police, health, forensic or victim_survey.")
+]
+ByOption = Annotated[
+    list[str] | None,
+    typer.Option(help="Break down by sex, age_group, weapon or national_category."),
+]
+PublicOption = Annotated[
+    bool, typer.Option(help="Only published series, as anonymous callers see them.")
+]
+
+
 @stats.command("query")
 @reports_errors
 def query_command(
-    indicator: Annotated[str | None, typer.Option(help="offences, victims, ...")] = None,
-    iccs: Annotated[
-        str | None, typer.Option(help="ICCS code at any level (01 takes 0101).")
-    ] = None,
-    national_category: Annotated[
-        str | None,
-        typer.Option(help="National category, or the start of one: mx-sesnsp:Robo."),
-    ] = None,
-    area: Annotated[str | None, typer.Option(help="Area code; the areas in it count too.")] = None,
-    period: Annotated[str | None, typer.Option(help="YYYY, YYYY-Qn or YYYY-MM.")] = None,
-    frequency: Annotated[
-        str | None, typer.Option(help="Without --period: A (years), Q or M.")
-    ] = None,
-    sex: Annotated[str, typer.Option(help="male, female, unknown or _T (total).")] = TOTAL,
-    age_group: Annotated[str, typer.Option(help="An age group or _T (total).")] = TOTAL,
-    weapon: Annotated[str, typer.Option(help="A weapon or _T (total).")] = TOTAL,
-    source_type: Annotated[
-        str | None, typer.Option(help="police, health, forensic or victim_survey.")
-    ] = None,
-    by: Annotated[
-        list[str] | None,
-        typer.Option(help="Break down by sex, age_group, weapon or national_category."),
-    ] = None,
-    public: Annotated[
-        bool, typer.Option(help="Only published series, as anonymous callers see them.")
-    ] = False,
+    indicator: IndicatorOption = None,
+    iccs: IccsOption = None,
+    national_category: NationalOption = None,
+    area: AreaOption = None,
+    period: PeriodOption = None,
+    frequency: FrequencyOption = None,
+    sex: SexOption = TOTAL,
+    age_group: AgeOption = TOTAL,
+    weapon: WeaponOption = TOTAL,
+    source_type: SourceTypeOption = None,
+    by: ByOption = None,
+    public: PublicOption = False,
     format: Annotated[str, typer.Option(help="table or json.")] = "table",
 ) -> None:
     """Indicator values with roll-ups, rates per 100,000 and the sources they come from."""
@@ -150,6 +162,57 @@ def query_command(
         )
         return
     echo_table([_table_row(o) for o in out])
+
+
+@stats.command("export")
+@reports_errors
+def export_command(
+    format: Annotated[str, typer.Option(help="csv, xlsx, sdmx-csv or sdmx-json.")],
+    output: Annotated[
+        Path | None, typer.Option(help="File to write; standard output if omitted.")
+    ] = None,
+    indicator: IndicatorOption = None,
+    iccs: IccsOption = None,
+    national_category: NationalOption = None,
+    area: AreaOption = None,
+    period: PeriodOption = None,
+    frequency: FrequencyOption = None,
+    sex: SexOption = TOTAL,
+    age_group: AgeOption = TOTAL,
+    weapon: WeaponOption = TOTAL,
+    source_type: SourceTypeOption = None,
+    by: ByOption = None,
+    public: PublicOption = False,
+) -> None:
+    """Export the values of a query (the same filters as stats query) as CSV or XLSX with
+    labels, or SDMX-CSV 1.0 or SDMX-JSON against the dataflow ATALAYA:DF_CRIME(1.0); each
+    value names its source and vintage. Audited."""
+    exports.check_format(format)
+    q = IndicatorQuery(
+        indicator,
+        iccs,
+        national_category,
+        area,
+        period,
+        frequency,
+        sex,
+        age_group,
+        weapon,
+        source_type,
+        tuple(by or ()),
+    )
+    rt = runtime()
+    with unit_of_work(rt) as session:
+        values = service.indicator_values(session, q, PUBLIC if public else EVERYTHING)
+        body = exports.export(session, values, format, rt.settings.language, q)
+        detail = exports.audit_detail(format, values, q)
+        audit.record(session, cli_context(), "stats.export", object_type="indicator", detail=detail)
+    if output is None:
+        sys.stdout.buffer.write(body)
+        sys.stdout.flush()
+    else:
+        output.write_bytes(body)
+    typer.echo(f"{len(values)} values exported", err=True)
 
 
 def _table_row(o: IndicatorOut) -> dict[str, object]:
@@ -205,6 +268,24 @@ def publish_command(
     with unit_of_work(rt) as session:
         changed = service.publish(session, cli_context(), source, iccs=iccs, withdraw=withdraw)
     typer.echo(f"{changed} series {'withdrawn' if withdraw else 'published'}")
+
+
+@stats.command("recount")
+@reports_errors
+def recount_command() -> None:
+    """Recount the indicators computed from this node's incident records, from every
+    incident (for records that predate them; writes keep them current by themselves)."""
+    rt = runtime()
+    with unit_of_work(rt) as session:
+        incidents = derived.rebuild(session)
+        audit.record(
+            session,
+            cli_context(),
+            "stats.recount",
+            object_type="stat_source",
+            detail={"incidents": incidents},
+        )
+    typer.echo(f"{incidents} incidents counted")
 
 
 plans = typer.Typer(help="National plans with targets (see: atalaya stats progress).")

@@ -12,6 +12,7 @@ from atalaya.observatory.colombia import read_dane_population, read_police_homic
 from atalaya.observatory.conapo import read_conapo
 from atalaya.observatory.files import AreaIndex
 from atalaya.observatory.imports import Progress, StatisticsFile
+from atalaya.observatory.sdmx_csv import read_sdmx_csv
 from atalaya.observatory.sesnsp import read_sesnsp
 from atalaya.observatory.snic import read_snic
 from atalaya.observatory.unodc import read_unodc
@@ -25,6 +26,7 @@ FORMATS: dict[str, Reader] = {
     "co-policia-homicidios": read_police_homicides,
     "dane-population": read_dane_population,
     "unodc-cts": read_unodc,
+    "sdmx-csv": read_sdmx_csv,
 }
 
 

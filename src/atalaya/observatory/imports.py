@@ -29,6 +29,7 @@ from sqlalchemy.orm import Session
 from atalaya.audit import service as audit
 from atalaya.audit.service import AuditContext
 from atalaya.db import Prepared
+from atalaya.observatory import rollups
 from atalaya.observatory.files import CsvTable, Problems, check_width
 from atalaya.observatory.models import (
     TOTAL,
@@ -183,6 +184,11 @@ def store(
     if storing:
         storing(len(observations) + len(populations))
     _insert(session, Observation, observations, progress)
+    rollups.refresh(
+        session,
+        {row["series_id"] for row in observations},
+        {row["year"] for row in observations},
+    )
     _insert(session, Population, populations, progress)
     audit.record(
         session,

@@ -114,6 +114,9 @@ class Series(Base):
     age_group: Mapped[str] = mapped_column(String(10), default=TOTAL)
     weapon: Mapped[str] = mapped_column(String(20), default=TOTAL)
     published: Mapped[bool] = mapped_column(Boolean, default=False)
+    # The roll-up group it belongs to (``SeriesGroup``), set by ``rollups.refresh``;
+    # none until then.
+    rollup_group: Mapped[int | None] = mapped_column(Integer, index=True, default=None)
 
 
 class Observation(Base):
@@ -141,6 +144,91 @@ class Observation(Base):
     month: Mapped[int] = mapped_column(Integer)
     value: Mapped[float | None] = mapped_column(Float)
     status: Mapped[Status] = mapped_column(String(16))
+
+
+class SeriesYear(Base):
+    """A series' year settled from its observations, so that yearly queries read one row
+    per series and year instead of up to twelve (``atalaya.observatory.rollups``, which
+    alone writes it, from the observations, whenever they change).
+
+    ``value`` adds up the year's longest periods that cover it whole (the year itself,
+    its four quarters or its twelve months) and ``observations`` counts them; ``status``
+    is the weakest of theirs. A year that no frequency covers whole is not ``complete``
+    (its ``value`` is then 0, ``observations`` 1 and ``status`` not available).
+    """
+
+    __tablename__ = "stat_series_years"
+    __table_args__ = (
+        PrimaryKeyConstraint("series_id", "year"),
+        {"sqlite_with_rowid": False},
+    )
+
+    series_id: Mapped[int] = mapped_column(ForeignKey("stat_series.id", ondelete="CASCADE"))
+    year: Mapped[int] = mapped_column(Integer)
+    value: Mapped[float] = mapped_column(Float)
+    observations: Mapped[int] = mapped_column(Integer)
+    status: Mapped[Status] = mapped_column(String(16))
+    complete: Mapped[bool] = mapped_column(Boolean)
+
+
+class SeriesGroup(Base):
+    """Series that differ in their area alone, within one subdivision (or country): a
+    municipal dataset's category in a state, say. Their settled periods, added up
+    (``SeriesGroupPeriod``), answer a query that takes every one of them.
+
+    ``area_path`` is the subdivision's path (the country's, for a country's own series);
+    ``members`` how many series are in it. Derived data: ``atalaya.observatory.rollups``
+    alone writes it.
+    """
+
+    __tablename__ = "stat_series_groups"
+    __table_args__ = (
+        UniqueConstraint(
+            "source_id",
+            "indicator",
+            "iccs_code",
+            "national_scheme",
+            "national_code",
+            "sex",
+            "age_group",
+            "weapon",
+            "area_path",
+        ),
+    )
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    source_id: Mapped[int] = mapped_column(ForeignKey("stat_sources.id", ondelete="CASCADE"))
+    indicator: Mapped[str] = mapped_column(String(40))
+    iccs_code: Mapped[str] = mapped_column(String(6))
+    national_scheme: Mapped[str] = mapped_column(String(40))
+    national_code: Mapped[str] = mapped_column(String(300))
+    sex: Mapped[str] = mapped_column(String(10))
+    age_group: Mapped[str] = mapped_column(String(10))
+    weapon: Mapped[str] = mapped_column(String(20))
+    area_path: Mapped[str] = mapped_column(String(200))
+    members: Mapped[int] = mapped_column(Integer)
+
+
+class SeriesGroupPeriod(Base):
+    """A group's members' settled values for one year, quarter or month (``frequency``,
+    ``year``, first ``month``), added up as the query adds up series: values and
+    observations summed, the weakest status, complete only if every member is. Kept
+    for groups of two series or more."""
+
+    __tablename__ = "stat_series_group_periods"
+    __table_args__ = (
+        PrimaryKeyConstraint("group_id", "frequency", "year", "month"),
+        {"sqlite_with_rowid": False},
+    )
+
+    group_id: Mapped[int] = mapped_column(ForeignKey("stat_series_groups.id", ondelete="CASCADE"))
+    frequency: Mapped[Frequency] = mapped_column(String(1))
+    year: Mapped[int] = mapped_column(Integer)
+    month: Mapped[int] = mapped_column(Integer)
+    value: Mapped[float] = mapped_column(Float)
+    observations: Mapped[int] = mapped_column(Integer)
+    status: Mapped[Status] = mapped_column(String(16))
+    complete: Mapped[bool] = mapped_column(Boolean)
 
 
 class Population(Base):

@@ -20,19 +20,39 @@ How a query is answered:
 
 Filters left out list each value as stored (indicators, ICCS codes, areas, periods,
 sources); ``frequency`` turns stored periods into years, quarters or months.
+
+The database does the adding up (one statement per query, rows per key and period):
+the series are chosen in SQL (``_chosen``), their years read from the settled years
+kept by ``atalaya.observatory.rollups``, quarters and months settled from the
+observations, and a group of series taken whole read already added up. The rules are
+those above; ``_latest`` and ``_totals`` state them in Python, for ``targets``.
 """
 
 from __future__ import annotations
 
 import datetime as dt
 from collections import defaultdict
-from collections.abc import Iterable, Iterator
+from collections.abc import Iterable, Sequence
 from dataclasses import dataclass, field, replace
-from functools import partial
+from functools import cache, partial
 from typing import Any
 
-from sqlalchemy import Select, func, or_, select
-from sqlalchemy.orm import Session
+from sqlalchemy import (
+    CTE,
+    ColumnElement,
+    CompoundSelect,
+    Select,
+    and_,
+    case,
+    exists,
+    func,
+    literal_column,
+    or_,
+    select,
+    true,
+    union_all,
+)
+from sqlalchemy.orm import Session, aliased
 
 from atalaya.accounts.authz import Principal
 from atalaya.classification import crosswalk, iccs
@@ -40,8 +60,19 @@ from atalaya.classification.crosswalks import SCHEMES
 from atalaya.errors import DomainError, FieldError
 from atalaya.geo.service import get_area
 from atalaya.i18n import N_
-from atalaya.observatory.models import TOTAL, Frequency, Observation, Series, Source, Status
-from atalaya.observatory.periods import FREQUENCIES, Period, shorter_or_equal
+from atalaya.observatory.models import (
+    TOTAL,
+    Frequency,
+    Observation,
+    Series,
+    SeriesGroup,
+    SeriesGroupPeriod,
+    SeriesYear,
+    Source,
+    Status,
+)
+from atalaya.observatory.periods import MONTHS, Period, shorter_or_equal
+from atalaya.observatory.rollups import GROUPED, RANKED, settled, status_rank
 from atalaya.observatory.vocabulary import BREAKDOWNS, dimension_values, indicators
 
 BY_CHOICES = (*BREAKDOWNS, "national_category")
@@ -57,8 +88,6 @@ STATUS_PRECEDENCE = (
 WITHOUT_VALUE = (Status.CONFIDENTIAL, Status.NOT_AVAILABLE)
 # A SELECT of any columns.
 AnySelect = Select[*tuple[Any, ...]]
-# Series ids per statement (bind parameters are limited on both engines).
-ID_CHUNK = 5000
 
 
 @dataclass(frozen=True)
@@ -234,8 +263,7 @@ def query(session: Session, q: IndicatorQuery, visibility: Visibility) -> list[I
     """Return the values ``q`` asks for, as far as ``visibility`` allows, sorted, with their
     notes (rates are added by ``rates.add_rates``). Raises the errors of ``check``."""
     check(session, q)
-    series = _totals(q, _latest(_series(session, q, visibility)))
-    values = [_value(key, total) for key, total in _sums(session, q, series).items()]
+    values = [_value(key, total) for key, total in _sums(session, q, visibility).items()]
     return sorted(values, key=lambda v: v.key.sort_key())
 
 
@@ -256,14 +284,8 @@ def _series(session: Session, q: IndicatorQuery, visibility: Visibility) -> list
         Source.vintage,
         Source.source_type,
     ).join(Source, Source.id == Series.source_id)
-    within = visibility.unpublished_within
-    if within is None:
-        stmt = stmt.where(Series.published)
-    else:
-        stmt = stmt.where(
-            or_(Series.published, Series.area_path.startswith(within, autoescape=True))
-        )
-    return [_series_row(tuple(row)) for row in session.execute(_filtered(session, stmt, q))]
+    stmt = _filtered(session, _visible(stmt, visibility), q)
+    return [_series_row(tuple(row)) for row in session.execute(stmt)]
 
 
 def _series_row(row: tuple[Any, ...]) -> SeriesRow:
@@ -330,10 +352,6 @@ def _latest(series: list[SeriesRow]) -> list[SeriesRow]:
     return [s for s in series if s.source.vintage == latest[_dataset(s)]]
 
 
-def _dataset(s: SeriesRow) -> tuple[str, str, str]:
-    return (s.source.publisher, s.source.dataset, str(s.source.source_type))
-
-
 def _totals(q: IndicatorQuery, series: list[SeriesRow]) -> list[SeriesRow]:
     """For each breakdown asked as a total, keep a source's total series where it has one,
     otherwise all of its parts."""
@@ -353,85 +371,287 @@ def _totals(q: IndicatorQuery, series: list[SeriesRow]) -> list[SeriesRow]:
     return series
 
 
-def _sums(session: Session, q: IndicatorQuery, series: list[SeriesRow]) -> dict[RowKey, Sum]:
-    """Return the sum of each row: series settled per target period, then added up."""
-    by_id = {s.id: s for s in series}
-    cells: dict[tuple[int, Period], dict[Frequency, Sum]] = defaultdict(dict)
-    for series_id, frequency, target, status, total, count in _tallies(session, q, list(by_id)):
-        cell = cells[(series_id, target)].setdefault(frequency, Sum())
-        cell.value += total or 0
-        cell.observations += count
-        cell.statuses.add(status)
+def _sums(session: Session, q: IndicatorQuery, visibility: Visibility) -> dict[RowKey, Sum]:
+    """Return the sum of each row, added up in the database: the series chosen
+    (``_chosen``), each settled per target period, added up per row key and national
+    category (crosswalk notes name the categories a value rests on)."""
+    chosen, sources = _chosen(session, q, visibility)
+    keys = _grouped_by(q)
+    names = [str(k.key) for k in keys]
     rows: dict[RowKey, Sum] = {}
-    for (series_id, target), by_frequency in cells.items():
-        s = by_id[series_id]
-        cell = _settled(target, by_frequency)
-        if s.national_scheme:
-            cell.national.add((s.national_scheme, s.national_code))
-        rows.setdefault(_row_key(q, s, target), Sum()).add(cell)
+    for row in session.execute(_added_up(q, chosen, keys)):
+        *key, year, month, frequency, value, count, rank, complete = row
+        found = dict(zip(names, key, strict=True))
+        period = Period(year, month, Frequency(frequency))
+        total = Sum(value or 0.0, {RANKED[rank]}, count, not complete)
+        scheme, code = found["national_scheme"], found["national_code"]
+        if scheme:
+            total.national.add((scheme, code))
+        row_key = _key(q, found, period, sources[found["source_id"]])
+        rows.setdefault(row_key, Sum()).add(total)
     return rows
 
 
-Tally = tuple[int, Frequency, Period, str, float | None, int]
+def _added_up(
+    q: IndicatorQuery, chosen: AnySelect, keys: list[Any]
+) -> AnySelect | CompoundSelect[*tuple[Any, ...]]:
+    """Return a SELECT of ``keys``, then the period (year, month, frequency) and the sum of
+    the chosen series' values, observations, weakest status (its rank) and whether all
+    were complete, per key and period (a key may come in several rows, to be added up).
 
-
-def _tallies(session: Session, q: IndicatorQuery, ids: list[int]) -> Iterator[Tally]:
-    """Yield, per series, frequency, target period and status, the sum of the values and
-    the number of observations.
-
-    Asked for one period, the database adds up what lies in it; otherwise it groups by
-    year (for years) or by month, and the months are placed in their quarters here.
+    When ``q`` names an area, the groups of series (``rollups``) whose every member is
+    chosen are read whole, already added up; the other series one by one.
     """
     asked = Period.parse(q.period) if q.period else None
     target = asked.frequency if asked else (Frequency(q.frequency) if q.frequency else None)
+    if target is None or not q.area:
+        return _series_added_up(chosen, keys, asked, target)
+    series = chosen.with_only_columns(Series.id, Series.rollup_group).cte("chosen")
+    group = series.c.rollup_group
+    counts = select(group, func.count().label("taken")).where(group.is_not(None)).group_by(group)
+    taken = counts.subquery("taken")
+    g = SeriesGroup
+    whole = (
+        select(g.id)
+        .join_from(taken, g, g.id == taken.c.rollup_group)
+        .where(g.members == taken.c.taken, g.members >= GROUPED)
+        .cte("whole")
+    )
+    # The chosen series outside those groups, looked up by id.
+    partial = or_(group.is_(None), group.not_in(select(whole.c.id)))
+    rest = select(Series.id).where(Series.id.in_(select(series.c.id).where(partial)))
+    return union_all(
+        _groups_added_up(whole, keys, asked, target),
+        _series_added_up(rest, keys, asked, target),
+    )
+
+
+def _groups_added_up(
+    whole: CTE, keys: list[Any], asked: Period | None, target: Frequency
+) -> AnySelect:
+    """``_added_up`` for the groups listed in ``whole``."""
+    g, p = SeriesGroup, SeriesGroupPeriod
+    group_keys = [getattr(g, str(k.key)) for k in keys]
+    on = and_(p.group_id == g.id, p.frequency == target.value)
+    if asked is not None:
+        on = and_(on, p.year == asked.year, p.month == asked.month)
+    return (
+        select(
+            *group_keys,
+            p.year,
+            p.month,
+            p.frequency,
+            func.sum(p.value),
+            func.sum(p.observations),
+            func.max(status_rank(p.status)),
+            func.min(case((p.complete, 1), else_=0)),
+        )
+        .join_from(whole, g, g.id == whole.c.id)
+        .join(p, on)
+        .group_by(*group_keys, p.year, p.month, p.frequency)
+    )
+
+
+def _series_added_up(
+    chosen: AnySelect, keys: list[Any], asked: Period | None, target: Frequency | None
+) -> AnySelect:
+    """``_added_up`` for the series ``chosen`` (a SELECT from the series), one by one.
+
+    Years are read from ``stat_series_years``; quarters and months are settled from the
+    observations; without a period or frequency, each observation is its own period.
+    The series are read in the order of their unique index, which ``keys`` follow, so
+    that SQLite adds up one year without sorting.
+    """
+    if target is Frequency.ANNUAL:
+        y = SeriesYear
+        # One year: no need to group by it, and SQLite then adds up in the series' index
+        # order without sorting.
+        year: Any = literal_column(str(int(asked.year))) if asked is not None else y.year
+        on = y.series_id == Series.id
+        stmt = chosen.with_only_columns(
+            *keys,
+            year,
+            literal_column("1"),
+            literal_column(f"'{target.value}'"),
+            func.sum(y.value),
+            func.sum(y.observations),
+            func.max(status_rank(y.status)),
+            func.min(case((y.complete, 1), else_=0)),
+        )
+        if asked is None:
+            return stmt.join(y, on).group_by(*keys, y.year)
+        return stmt.join(y, and_(on, y.year == asked.year)).group_by(*keys)
     o = Observation
-    keys: list[Any] = [o.series_id, o.frequency, o.status]
-    if asked is None:
-        keys += [o.year] if target is Frequency.ANNUAL else [o.year, o.month]
-    for start in range(0, len(ids), ID_CHUNK):
-        stmt = select(*keys, func.sum(o.value), func.count()).group_by(*keys)
-        stmt = stmt.where(o.series_id.in_(ids[start : start + ID_CHUNK]))
-        if asked is not None:
-            stmt = stmt.where(o.year == asked.year, o.month.between(asked.month, asked.last_month))
-        if target is not None:
-            stmt = stmt.where(o.frequency.in_([f.value for f in shorter_or_equal(target)]))
-        for series_id, frequency, status, *rest in session.execute(stmt):
-            *when, total, count = rest
-            frequency = Frequency(frequency)
-            if asked is not None:
-                period = asked
-            else:
-                period = Period(when[0], when[1] if len(when) > 1 else 1, frequency)
-                period = period.within(target) if target is not None else period
-            yield series_id, frequency, period, status, total, count
+    if target is None:
+        return (
+            chosen.with_only_columns(
+                *keys,
+                o.year,
+                o.month,
+                o.frequency,
+                func.sum(func.coalesce(o.value, 0.0)),
+                func.count(),
+                func.max(status_rank(o.status)),
+                literal_column("1"),
+            )
+            .join(o, o.series_id == Series.id)
+            .group_by(*keys, o.year, o.month, o.frequency)
+        )
+    # By label, so that each series' periods are found in its primary key.
+    where = [o.period.in_(_labels_within(asked))] if asked is not None else []
+    cells = settled(target, where, chosen, keys).subquery("cells")
+    c = cells.c
+    carried = [c[str(k.key)] for k in keys]
+    return select(
+        *carried,
+        c.year,
+        c.month,
+        literal_column(f"'{target.value}'"),
+        func.sum(c.value),
+        func.sum(c.observations),
+        func.max(c.rank),
+        func.min(c.complete),
+    ).group_by(*carried, c.year, c.month)
 
 
-def _settled(target: Period, by_frequency: dict[Frequency, Sum]) -> Sum:
-    """Return a series' value for ``target`` from its longest periods that cover it whole;
-    not available (``incomplete``) when no frequency does."""
-    for frequency in FREQUENCIES:
-        cell = by_frequency.get(frequency)
-        if cell is not None and cell.observations == target.parts(frequency):
-            return cell
-    statuses: set[str] = set().union(*(c.statuses for c in by_frequency.values()))
-    return Sum(statuses=statuses, observations=1, incomplete=True)
+def _chosen(
+    session: Session, q: IndicatorQuery, visibility: Visibility
+) -> tuple[AnySelect, dict[int, SourceRef]]:
+    """Return a SELECT (from the series) of the series to add up, as
+    ``_totals(_latest(_series(...)))`` would list them, and the sources they are from:
+    visible, matching the filters, of the latest edition of each dataset found, a
+    source's total series where it has one (or else its parts).
+
+    No window or sort over the series (SQLite sorts slowly): the editions are chosen
+    here from the few sources found, and a part is left out when its total exists
+    (``_kept``), a look-up in the series' unique index.
+    """
+    stmt = select(Series.id).join(Source, Source.id == Series.source_id)
+    stmt = _filtered(session, _visible(stmt, visibility), q)
+    # Per source, the first series found will do: no need to read them all.
+    any_found = _filtered(session, _visible(select(Series.id), visibility), q)
+    found = session.scalars(
+        select(Source.id).where(any_found.where(Series.source_id == Source.id).exists())
+    )
+    sources = _latest_editions(session, found.all())
+    steps = tuple(name for name in BREAKDOWNS if getattr(q, name) == TOTAL and name not in q.by)
+    return stmt.where(Series.source_id.in_(sources), _kept(steps, visibility)), sources
 
 
-def _row_key(q: IndicatorQuery, s: SeriesRow, target: Period) -> RowKey:
+def _latest_editions(session: Session, source_ids: Sequence[int]) -> dict[int, SourceRef]:
+    """Return those of ``source_ids`` that are the latest edition of their dataset among
+    them (a dataset is its publisher, name and source type)."""
+    found = [
+        SourceRef(*row)
+        for row in session.execute(
+            select(
+                Source.id, Source.publisher, Source.dataset, Source.vintage, Source.source_type
+            ).where(Source.id.in_(source_ids))
+        )
+    ]
+    latest: dict[tuple[str, str, str], dt.date] = {}
+    for s in found:
+        latest[_dataset_of(s)] = max(latest.get(_dataset_of(s), s.vintage), s.vintage)
+    return {s.id: s for s in found if s.vintage == latest[_dataset_of(s)]}
+
+
+def _dataset_of(source: SourceRef) -> tuple[str, str, str]:
+    return (source.publisher, source.dataset, str(source.source_type))
+
+
+def _dataset(s: SeriesRow) -> tuple[str, str, str]:
+    return _dataset_of(s.source)
+
+
+@cache
+def _kept(steps: tuple[str, ...], visibility: Visibility) -> ColumnElement[bool]:
+    """Return whether a series is kept once the breakdowns ``steps`` are totalled in turn
+    (as ``_totals`` does; built once per steps and visibility)."""
+    return _kept_among(Series, steps, visibility)
+
+
+def _kept_among(series: Any, steps: tuple[str, ...], visibility: Visibility) -> ColumnElement[bool]:
+    """Return whether ``series`` is kept once the breakdowns ``steps`` are totalled in turn:
+    at each step, a part is left out when a total differing from it in that breakdown
+    alone is visible and kept by the steps before."""
+    kept: list[ColumnElement[bool]] = []
+    for n, name in enumerate(steps):
+        total = aliased(Series)
+        same = [getattr(total, k) == getattr(series, k) for k in _SAME_PARTS if k != name]
+        # "Not a part with a total", written as one NOT EXISTS rather than "a total, or
+        # no total": PostgreSQL then plans an anti-join, not a subplan per series (whose
+        # cost estimate would set off its JIT compiler, for seconds).
+        has_total = exists().where(
+            getattr(series, name) != TOTAL,
+            *same,
+            getattr(total, name) == TOTAL,
+            _seen(total, visibility),
+            _kept_among(total, steps[:n], visibility),
+        )
+        kept.append(~has_total)
+    return and_(true(), *kept)
+
+
+# What a series' total and its parts have in common, besides the breakdown in question.
+_SAME_PARTS = (
+    "source_id",
+    "indicator",
+    "iccs_code",
+    "national_scheme",
+    "national_code",
+    "area_code",
+    *BREAKDOWNS,
+)
+
+
+def _visible(stmt: AnySelect, visibility: Visibility) -> AnySelect:
+    return stmt.where(_seen(Series, visibility))
+
+
+def _seen(series: Any, visibility: Visibility) -> ColumnElement[bool]:
+    within = visibility.unpublished_within
+    if within is None:
+        return series.published
+    return or_(series.published, series.area_path.startswith(within, autoescape=True))
+
+
+def _labels_within(period: Period) -> list[str]:
+    """Return the labels of ``period`` and of every shorter period inside it."""
+    labels = []
+    for frequency in shorter_or_equal(period.frequency):
+        step = MONTHS[frequency]
+        for month in range(period.month, period.last_month + 1, step):
+            labels.append(Period(period.year, month, frequency).label)
+    return labels
+
+
+def _grouped_by(q: IndicatorQuery) -> list[Any]:
+    """Return the series' columns that tell rows apart (the rest is ``q``'s), in the order
+    of the series' unique index. ICCS codes are told apart even when ``q`` names one (a
+    code's rows are merged afterwards): that keeps the order."""
+    keys: list[Any] = [Series.source_id, Series.indicator, Series.iccs_code]
+    keys += [Series.national_scheme, Series.national_code]
+    if not q.area:
+        keys.append(Series.area_code)
+    keys += [getattr(Series, name) for name in BREAKDOWNS if name in q.by]
+    return keys
+
+
+def _key(q: IndicatorQuery, found: dict[str, Any], target: Period, source: SourceRef) -> RowKey:
     national: tuple[str | None, str | None] = (None, None)
     if q.national_category:
         national = national_filter(q.national_category)
-    elif "national_category" in q.by and s.national_scheme:
-        national = (s.national_scheme, s.national_code)
-    broken_down = {name: getattr(s if name in q.by else q, name) for name in BREAKDOWNS}
+    elif "national_category" in q.by and found["national_scheme"]:
+        national = (found["national_scheme"], found["national_code"])
+    broken_down = {name: found[name] if name in q.by else getattr(q, name) for name in BREAKDOWNS}
     return RowKey(
-        indicator=s.indicator,
-        iccs=q.iccs or s.iccs_code or None,
+        indicator=found["indicator"],
+        iccs=q.iccs or found["iccs_code"] or None,
         national_scheme=national[0],
         national_code=national[1],
-        area=q.area or s.area_code,
+        area=q.area or found["area_code"],
         period=target,
-        source=s.source,
+        source=source,
         **broken_down,
     )
 

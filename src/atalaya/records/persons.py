@@ -134,6 +134,15 @@ def _hits(session: Session, best: list[tuple[float, list[str], int]]) -> list[Pe
     return [PersonHit(*loaded[i], score, reasons) for score, reasons, i in best]
 
 
+def scores_as_hit(query: PersonQuery, person: Involvement) -> bool:
+    """Return whether ``person`` reaches the query's threshold, as a search would find it."""
+    score, _ = _score(
+        query, person.given_names, person.surnames, person.date_of_birth, person.sex,
+        person.nationality,
+    )  # fmt: skip
+    return score >= query.threshold
+
+
 def _score(
     query: PersonQuery,
     given: str,

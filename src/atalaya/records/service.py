@@ -23,6 +23,7 @@ from atalaya.matching.identifiers import (
     normalise_vin,
 )
 from atalaya.matching.names import keys
+from atalaya.observatory import derived
 from atalaya.records.dates import parse_partial_date
 from atalaya.records.models import (
     Firearm,
@@ -55,6 +56,7 @@ def create_incident(
     """
     incident = store_incident(session, principal, data)
     session.flush()
+    derived.record_change(session, None, derived.facts_of(incident))
     audit.record(
         session,
         ctx,
@@ -91,6 +93,7 @@ def update_incident(
     authorize(principal, "record.update", incident_scope(incident))
     area = _check(session, data, incident.agency_id, incident.id)
     authorize(principal, "record.update", Scope(area.path))
+    before = derived.facts_of(incident)
     for part in (
         incident.offences,
         incident.persons,
@@ -103,6 +106,7 @@ def update_incident(
     _apply(incident, data, area)
     incident.version += 1
     incident.updated_at = utcnow()
+    derived.record_change(session, before, derived.facts_of(incident))
     _snapshot(incident, data, principal)
     audit.record(
         session,

@@ -16,6 +16,7 @@ from pydantic import ValidationError
 from atalaya.accounts.authz import Principal, Scope, authorize
 from atalaya.accounts.deps import SessionDep, audit_context, audit_read
 from atalaya.accounts.views import CsrfDep, WebPrincipal
+from atalaya.alerts.service import alerts_for_incident
 from atalaya.classification.crosswalks import SCHEMES
 from atalaya.classification.iccs import iccs
 from atalaya.errors import DomainError, FieldError, field_errors_from_pydantic, message_for
@@ -238,6 +239,8 @@ async def incident_page(
         "changes": _changes(versions),
         "may_edit": _may(principal, "record.update", scope),
         "iccs": iccs(),
+        # Active alerts about something recorded here (a VIN, a serial, a person...).
+        "alerts": alerts_for_incident(session, incident) if principal.may("alert.read") else [],
     }
     return render(request, "records/detail.html", context)
 

@@ -21,6 +21,9 @@ TEMPLATE_DIRS = [
     PACKAGE / "accounts" / "templates",
     PACKAGE / "audit" / "templates",
     PACKAGE / "records" / "templates",
+    PACKAGE / "alerts" / "templates",
+    PACKAGE / "observatory" / "templates",
+    PACKAGE / "federation" / "templates",
 ]
 
 

@@ -75,12 +75,13 @@ def wants_json(request: Request) -> bool:
 def problem_response(request: Request, error: DomainError) -> JSONResponse:
     """Return the problem+json response for ``error`` in the caller's language."""
     tr = translator(request_language(request))
+    message = message_for(error.code, tr, _summary_params(error))
     body: dict[str, Any] = {
         "type": PROBLEM_TYPE + error.code,
-        "title": message_for(error.code, tr, error.params),
+        "title": message,
         "status": error.status,
         "code": error.code,
-        "detail": message_for(error.code, tr, error.params),
+        "detail": message,
         "instance": request.url.path,
         "request_id": getattr(request.state, "request_id", None),
         "errors": [_field_error(e, tr) for e in _field_errors(error)],
@@ -91,6 +92,15 @@ def problem_response(request: Request, error: DomainError) -> JSONResponse:
     if error.status == 401:
         headers["WWW-Authenticate"] = 'Bearer realm="atalaya"'
     return JSONResponse(body, error.status, headers, media_type="application/problem+json")
+
+
+def _summary_params(error: DomainError) -> dict[str, object]:
+    """The parameters of the summary message: the error's own, or those of the first
+    field error of the same code (an error raised for several fields names no value)."""
+    if error.params:
+        return error.params
+    same = [e for e in error.errors if e.code == error.code]
+    return same[0].params if same else {}
 
 
 def _field_errors(error: DomainError) -> list[FieldError]:

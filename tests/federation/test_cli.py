@@ -1,0 +1,156 @@
+"""``atalaya node``, ``peers`` and ``agreements`` commands, against a foreign node served
+by a real process on 127.0.0.1."""
+
+from __future__ import annotations
+
+import os
+import subprocess
+import sys
+import time
+from collections.abc import Iterator
+from pathlib import Path
+
+import httpx
+import pytest
+from sqlalchemy import func, select
+from sqlalchemy.orm import Session
+from typer.testing import CliRunner
+
+from atalaya.audit.models import AuditEntry
+from atalaya.cli import app as cli
+from atalaya.db import make_engine
+from atalaya.federation.models import Agreement, Peer
+from atalaya.settings import Settings
+from conftest import free_port
+
+runner = CliRunner()
+
+
+@pytest.mark.parametrize("command", [["node", "init"], ["peers", "add"], ["agreements", "add"]])
+def test_the_commands_explain_themselves(command: list[str]) -> None:
+    result = runner.invoke(cli, [*command, "--help"])
+    assert result.exit_code == 0
+    assert "Usage" in result.output
+
+
+def _run(*args: str, env: dict[str, str]) -> subprocess.CompletedProcess[str]:
+    return subprocess.run(
+        [sys.executable, "-m", "atalaya", *args],
+        env=env,
+        capture_output=True,
+        text=True,
+        timeout=120,
+    )
+
+
+@pytest.fixture
+def foreign_server(tmp_path: Path) -> Iterator[tuple[str, str]]:
+    """A foreign node (its own SQLite database) served by ``atalaya serve``; yield its
+    URL and the fingerprint its ``node init`` printed."""
+    port = free_port()
+    url = f"http://127.0.0.1:{port}"
+    env = {
+        **os.environ,
+        "ATALAYA_DATABASE_URL": f"sqlite:///{tmp_path / 'foreign.db'}",
+        "ATALAYA_DATA_DIR": str(tmp_path / "foreign"),
+        "ATALAYA_SECRET_KEY": "foreign-test-secret",
+    }
+    assert _run("db", "upgrade", env=env).returncode == 0
+    init = _run(
+        "node",
+        "init",
+        "--id",
+        "co-ponal",
+        "--name",
+        "PONAL",
+        "--country",
+        "CO",
+        "--url",
+        url,
+        env=env,
+    )
+    assert init.returncode == 0, init.stderr
+    fingerprint = init.stdout.split("fingerprint: ")[1].strip()
+    process = subprocess.Popen(
+        [sys.executable, "-m", "atalaya", "serve", "--port", str(port)],
+        env=env,
+        stdout=subprocess.DEVNULL,
+        stderr=subprocess.DEVNULL,
+    )
+    try:
+        deadline = time.monotonic() + 30
+        while time.monotonic() < deadline:
+            try:
+                if httpx.get(f"{url}/healthz", timeout=1).status_code == 200:
+                    break
+            except httpx.TransportError:
+                time.sleep(0.2)
+        yield url, fingerprint
+    finally:
+        process.terminate()
+        process.wait(timeout=20)
+
+
+@pytest.mark.slow
+def test_peers_add_pins_only_the_fingerprint_given_out_of_band(
+    cli_env: Settings, foreign_server: tuple[str, str]
+) -> None:
+    url, fingerprint = foreign_server
+    init = runner.invoke(
+        cli,
+        [
+            "node",
+            "init",
+            "--id",
+            "mx-sspc",
+            "--name",
+            "SSPC",
+            "--country",
+            "MX",
+            "--url",
+            "https://mx",
+        ],
+    )
+    assert init.exit_code == 0, init.output
+    shown = runner.invoke(cli, ["node", "show"])
+    assert init.output.splitlines()[-1] in shown.output
+
+    wrong = runner.invoke(cli, ["peers", "add", url, "--fingerprint", "A" * 43])
+    assert wrong.exit_code == 1 and "FED-120" in wrong.output
+    engine = make_engine(cli_env)
+    with Session(engine) as session:
+        assert session.scalar(select(func.count(Peer.id))) == 0
+        refusal = session.scalars(select(AuditEntry).order_by(AuditEntry.seq.desc())).first()
+        assert refusal is not None and (refusal.action, refusal.outcome) == (
+            "federation.peer_add",
+            "denied",
+        )
+
+    right = runner.invoke(cli, ["peers", "add", url, "--fingerprint", fingerprint])
+    assert right.exit_code == 0, right.output
+    added = runner.invoke(
+        cli,
+        [
+            "agreements",
+            "add",
+            "--peer",
+            "co-ponal",
+            "--receive",
+            "node:ping,alert:wanted",
+            "--until",
+            "2099-12-31",
+        ],
+    )
+    assert added.exit_code == 0, added.output
+    unknown = runner.invoke(cli, ["agreements", "add", "--peer", "co-ponal", "--send", "alert:all"])
+    assert unknown.exit_code == 1 and "FED-125" in unknown.output
+    with Session(engine) as session:
+        peer = session.scalars(select(Peer)).one()
+        agreement = session.scalars(select(Agreement)).one()
+        assert peer.node_id == "co-ponal"
+        assert (agreement.peer_id, agreement.classes("receive")) == (  # type: ignore[arg-type]
+            peer.id,
+            ["node:ping", "alert:wanted"],
+        )
+        assert agreement.valid_until is not None and agreement.valid_until.year == 2100
+    engine.dispose()
