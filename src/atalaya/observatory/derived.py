@@ -41,7 +41,7 @@ from sqlalchemy.orm import Session
 
 from atalaya.db import Prepared
 from atalaya.observatory import rollups
-from atalaya.observatory.imports import SeriesKey
+from atalaya.observatory.imports import SERIES_KEY_COLUMNS, SeriesKey
 from atalaya.observatory.models import (
     NONE,
     Frequency,
@@ -279,18 +279,6 @@ def _source_id(session: Session) -> int:
     return source.id
 
 
-_KEY_COLUMNS = (
-    Series.indicator,
-    Series.iccs_code,
-    Series.national_scheme,
-    Series.national_code,
-    Series.area_code,
-    Series.sex,
-    Series.age_group,
-    Series.weapon,
-)
-
-
 def _series_ids(
     session: Session, source_id: int, keys: set[SeriesKey], area_paths: Mapping[str, str]
 ) -> dict[SeriesKey, int]:
@@ -301,7 +289,7 @@ def _series_ids(
         found: dict[SeriesKey, int] = {}
         for start in range(0, len(areas), CHUNK):
             rows = session.execute(
-                select(Series.id, *_KEY_COLUMNS).where(
+                select(Series.id, *SERIES_KEY_COLUMNS).where(
                     Series.source_id == source_id,
                     Series.area_code.in_(areas[start : start + CHUNK]),
                 )

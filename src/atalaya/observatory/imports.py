@@ -228,7 +228,8 @@ def _source(session: Session, info: SourceInfo) -> tuple[Source, bool]:
     return source, True
 
 
-_SERIES_KEY_COLUMNS = (
+# The columns that tell a source's series apart, in ``SeriesKey``'s order.
+SERIES_KEY_COLUMNS = (
     Series.indicator,
     Series.iccs_code,
     Series.national_scheme,
@@ -248,7 +249,7 @@ def _series_ids(
     missing = set(map(attrgetter("series"), found.observations)) - stored.keys()
     rows = [
         {
-            **{column.key: getattr(key, column.key) for column in _SERIES_KEY_COLUMNS},
+            **{column.key: getattr(key, column.key) for column in SERIES_KEY_COLUMNS},
             "source_id": source_id,
             "area_path": found.area_paths[key.area_code],
             "published": False,
@@ -264,7 +265,7 @@ def _series_ids(
 
 def _stored_series(session: Session, source_id: int) -> dict[SeriesKey, int]:
     rows = session.execute(
-        select(Series.id, *_SERIES_KEY_COLUMNS).where(Series.source_id == source_id)
+        select(Series.id, *SERIES_KEY_COLUMNS).where(Series.source_id == source_id)
     )
     return {SeriesKey(*key): series_id for series_id, *key in rows}
 
