@@ -176,7 +176,12 @@ def demo(
     if ctx.invoked_subcommand is not None:
         return
     from atalaya.alerts.demo import load_demo_alerts
-    from atalaya.demo import load_demo, logins_text, pending_demo_incidents
+    from atalaya.demo import (
+        load_demo,
+        logins_text,
+        pending_demo_incidents,
+        publish_demo_indicators,
+    )
 
     rt = runtime()
     with unit_of_work(rt) as session:
@@ -187,7 +192,9 @@ def demo(
     typer.echo(f"demo incidents: {added} added")
     with unit_of_work(rt) as session:
         alerts = load_demo_alerts(session, cli_context(), rt.settings.node_id)
+        published = publish_demo_indicators(session, cli_context())
     typer.echo(f"demo alerts: {alerts} added")
+    typer.echo(f"demo indicators: {published} series published on the public dashboard")
     if not quiet:
         typer.echo(logins_text(rt.settings.public_url))
 

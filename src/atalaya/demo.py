@@ -10,7 +10,7 @@ from __future__ import annotations
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass
 
-from sqlalchemy import select
+from sqlalchemy import func, select
 from sqlalchemy.orm import Session
 
 from atalaya.accounts import service
@@ -19,6 +19,9 @@ from atalaya.accounts.credentials import Credentials
 from atalaya.accounts.models import Agency, AgencyLevel, Role, User
 from atalaya.audit.service import AuditContext
 from atalaya.geo.service import DATA_DIR, load_areas, read_area_file
+from atalaya.observatory import derived
+from atalaya.observatory.models import Series, Source
+from atalaya.observatory.service import publish
 from atalaya.records.demo_data import PREFIX, Owner, demo_incidents, reference
 from atalaya.records.imports import ImportReport, SourceRecord, import_records
 from atalaya.records.models import Incident
@@ -199,3 +202,18 @@ def logins_text(url: str) -> str:
         extra = f"  (TOTP key {DEMO_TOTP_SECRET})" if demo.totp else ""
         lines.append(f"  {demo.username:8} {', '.join(demo.roles):18} {demo.agency}{extra}")
     return "\n".join(lines)
+
+
+def publish_demo_indicators(session: Session, ctx: AuditContext) -> int:
+    """Publish the indicators counted from the demo incidents, so that the public
+    dashboard shows them (fictitious data: on a real node an administrator decides);
+    return how many series were published (0, and nothing audited, when all are)."""
+    source_id = session.scalar(select(Source.id).where(Source.format == derived.FORMAT))
+    if source_id is None:
+        return 0
+    waiting = session.scalar(
+        select(func.count())
+        .select_from(Series)
+        .where(Series.source_id == source_id, Series.published.is_(False))
+    )
+    return publish(session, ctx, source_id) if waiting else 0

@@ -3,6 +3,8 @@ offenders found under the spellings they were recorded with; loading twice chang
 
 from __future__ import annotations
 
+import re
+
 import datetime as dt
 import hashlib
 import json
@@ -172,10 +174,13 @@ def test_atalaya_demo_adds_incidents_once_and_a_second_run_changes_nothing(
     assert "demo incidents: 200 added" in first.output
     # Alerts about a stolen vehicle, a firearm and a suspect of the demo incidents.
     assert "demo alerts: 3 added" in first.output
+    published = re.search(r"demo indicators: (\d+) series published", first.output)
+    assert published is not None and int(published.group(1)) > 0
     after_first = counts(cli_env)
     assert after_first[:2] == (200, 200)
     second = runner.invoke(cli, ["demo", "--incidents", "200", "--quiet"])
     assert second.exit_code == 0, second.output
     assert "0 rows created" in second.output and "demo incidents: 0 added" in second.output
     assert "demo alerts: 0 added" in second.output
+    assert "demo indicators: 0 series published" in second.output
     assert counts(cli_env) == after_first

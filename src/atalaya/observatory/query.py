@@ -522,9 +522,9 @@ def _chosen(
     visible, matching the filters, of the latest edition of each dataset found, a
     source's total series where it has one (or else its parts).
 
-    No window or sort over the series (SQLite sorts slowly): the editions are chosen
-    here from the few sources found, and a part is left out when its total exists
-    (``_kept``), a look-up in the series' unique index.
+    The editions are chosen here from the few sources found; the totals, on SQLite, by
+    looking up each part's total in the series' unique index (``_kept``; SQLite sorts
+    slowly, for windows), on PostgreSQL with window functions (``_totalled``).
     """
     stmt = select(Series.id).join(Source, Source.id == Series.source_id)
     stmt = _filtered(session, _visible(stmt, visibility), q)
@@ -534,8 +534,28 @@ def _chosen(
         select(Source.id).where(any_found.where(Series.source_id == Source.id).exists())
     )
     sources = _latest_editions(session, found.all())
+    stmt = stmt.where(Series.source_id.in_(sources))
     steps = tuple(name for name in BREAKDOWNS if getattr(q, name) == TOTAL and name not in q.by)
-    return stmt.where(Series.source_id.in_(sources), _kept(steps, visibility)), sources
+    if not steps:
+        return stmt, sources
+    if session.get_bind().dialect.name == "sqlite":
+        return stmt.where(_kept(steps, visibility)), sources
+    return select(Series.id).where(Series.id.in_(_totalled(stmt, steps))), sources
+
+
+def _totalled(found: AnySelect, steps: tuple[str, ...]) -> AnySelect:
+    """Return a SELECT of the ids of the series of ``found`` kept once the breakdowns
+    ``steps`` are totalled in turn: at each step, the series kept so far, less the parts
+    whose total is among them (PostgreSQL plans hash anti-joins; a look-up per series,
+    as ``_kept`` makes, it plans badly, for minutes on a table without statistics)."""
+    columns = [Series.id, *(getattr(Series, name) for name in _SAME_PARTS)]
+    kept = found.with_only_columns(*columns).cte("kept_0")
+    for n, name in enumerate(steps, 1):
+        part, total = kept.alias(f"part_{n}"), kept.alias(f"total_{n}")
+        same = [total.c[k] == part.c[k] for k in _SAME_PARTS if k != name]
+        has_total = exists().where(part.c[name] != TOTAL, total.c[name] == TOTAL, *same)
+        kept = select(*part.c).where(~has_total).cte(f"kept_{n}")
+    return select(kept.c.id)
 
 
 def _latest_editions(session: Session, source_ids: Sequence[int]) -> dict[int, SourceRef]:
@@ -578,9 +598,7 @@ def _kept_among(series: Any, steps: tuple[str, ...], visibility: Visibility) -> 
     for n, name in enumerate(steps):
         total = aliased(Series)
         same = [getattr(total, k) == getattr(series, k) for k in _SAME_PARTS if k != name]
-        # "Not a part with a total", written as one NOT EXISTS rather than "a total, or
-        # no total": PostgreSQL then plans an anti-join, not a subplan per series (whose
-        # cost estimate would set off its JIT compiler, for seconds).
+        # "Not a part with a total": SQLite tests the part first, and looks up only then.
         has_total = exists().where(
             getattr(series, name) != TOTAL,
             *same,
