@@ -3,12 +3,11 @@ offenders found under the spellings they were recorded with; loading twice chang
 
 from __future__ import annotations
 
-import re
-
 import datetime as dt
 import hashlib
 import json
 import os
+import re
 import subprocess
 import sys
 from collections import Counter
