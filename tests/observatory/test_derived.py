@@ -301,3 +301,25 @@ def test_recount_from_the_command_line_restores_the_counts(cli_env, tmp_path: Pa
         assert stored(session) == counted
         assert counted[("victims", "0101", "", JUAREZ, "_T", "_T", "_T", "2026-11")] == 3
     engine.dispose()
+
+
+def test_after_a_recount_new_records_still_count_in_every_roll_up(
+    client: TestClient,
+    auth,
+    db: Database,  # type: ignore[no-untyped-def]
+) -> None:
+    post(client, auth, reference="D-1")
+    post(client, auth, "diana", reference="D-2", area=DELICIAS)
+    with db.sessions() as session:
+        derived.rebuild(session)
+        session.commit()
+    post(client, auth, reference="D-3")
+    post(client, auth, "diana", reference="D-4", area=DELICIAS, occurred_from="2019-07-01")
+    diana = auth("diana")
+    query = {"source_type": "police", "indicator": "victims", "iccs": "0101"}
+    for area, period, expected in (
+        (JUAREZ, "2019-03", 2), (DELICIAS, "2019-03", 1), ("MX-CHH", "2019-03", 3),
+        ("MX-CHH", "2019", 4), ("MX", "2019", 4), ("MX-CHH", "2019-Q1", 3),
+        ("MX-CHH", "2019-Q3", 1), ("MX", "2019-07", 1),
+    ):  # fmt: skip
+        assert value(client, diana, area=area, period=period, **query) == expected, (area, period)

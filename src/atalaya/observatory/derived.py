@@ -47,7 +47,6 @@ from atalaya.observatory.models import (
     Frequency,
     Observation,
     Series,
-    SeriesYear,
     Source,
     SourceType,
     Status,
@@ -220,16 +219,8 @@ def apply(session: Session, delta: Delta, area_paths: Mapping[str, str]) -> None
     dialect = session.get_bind().dialect.name
     connection = session.connection()
     _upsert(dialect, Observation).execute_many(connection, rows)
-    # Every year of a records series is whole (twelve months, all provisional): its
-    # settled year is its months' sum, so the delta is added to it as to the months,
-    # instead of settling the year again from them (``rollups.refresh``, which gives the
-    # same row: tests/observatory/test_derived.py checks it).
-    years = [
-        {"series_id": series_id, "year": year, "value": float(sum(months.values())),
-         "observations": 12, "status": Status.PROVISIONAL.value, "complete": True}
-        for (series_id, year), months in sorted(by_cell.items())
-    ]  # fmt: skip
-    _upsert(dialect, SeriesYear).execute_many(connection, years)
+    # Settle the years of the series touched again, and their groups' sums.
+    rollups.refresh(session, {cell[0] for cell in by_cell}, {cell[1] for cell in by_cell})
 
 
 def _row(series_id: int, year: int, month: int, count: int) -> dict[str, Any]:
@@ -246,8 +237,8 @@ def _row(series_id: int, year: int, month: int, count: int) -> dict[str, Any]:
 
 @cache
 def _upsert(dialect: str, model: Any) -> Prepared:
-    """INSERT of rows of ``model`` (observations, settled years) that adds each value to
-    the one already stored under the same key."""
+    """INSERT of rows of ``model`` (observations) that adds each value to the one
+    already stored under the same key."""
     table = model.__table__
     stmt = (postgresql if dialect == "postgresql" else sqlite).insert(table)
     stmt = stmt.values({column.name: bindparam(column.name) for column in table.columns})
