@@ -91,6 +91,8 @@ OLD_EDITION_STATES = ("MX-CHH", "MX-JAL", "MX-GUA", "MX-MEX")
 def database(kind: str, cache: Path, regenerate: bool) -> Iterator[tuple[str, bool]]:
     """Yield the database's URL and whether it must be filled."""
     cache.mkdir(parents=True, exist_ok=True)
+    # Gigabytes of generated data: never to be committed.
+    (cache / ".gitignore").write_text("*\n")
     if kind == "sqlite":
         path = cache / "indicator-query.db"
         if regenerate:
