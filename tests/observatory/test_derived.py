@@ -4,6 +4,7 @@ and always equal to a recount of every incident (``derived.rebuild``)."""
 from __future__ import annotations
 
 import random
+from collections import Counter
 from dataclasses import replace
 from pathlib import Path
 from typing import Any
@@ -323,3 +324,23 @@ def test_after_a_recount_new_records_still_count_in_every_roll_up(
         ("MX-CHH", "2019-Q3", 1), ("MX", "2019-07", 1),
     ):  # fmt: skip
         assert value(client, diana, area=area, period=period, **query) == expected, (area, period)
+
+
+def test_a_series_is_alone_only_while_no_total_or_part_shares_its_family(
+    session: Session,
+) -> None:
+    facts = derived.Facts(True, JUAREZ, "/MX/MX-CHH/MX-08-037/", 2019, 3,
+                          (("0101", "", "", "firearm"),), ())  # fmt: skip
+    derived.apply(session, derived.contributions(facts), {JUAREZ: facts.area_path})
+    rows = session.execute(select(Series.weapon, Series.alone).where(Series.area_code == JUAREZ))
+    # The total and its weapon part: a family of two.
+    assert dict(rows.all()) == {"_T": False, "firearm": False}
+    lone = derived.Facts(True, DELICIAS, "/MX/MX-CHH/MX-08-021/", 2019, 3,
+                         (("0101", "", "", "firearm"),), ())  # fmt: skip
+    delta = Counter({k: v for k, v in derived.contributions(lone).items() if k[0].weapon == "_T"})
+    derived.apply(session, delta, {DELICIAS: lone.area_path})
+    alone = session.scalar(select(Series.alone).where(Series.area_code == DELICIAS))
+    assert alone is True
+    derived.apply(session, derived.contributions(lone), {DELICIAS: lone.area_path})
+    rows = session.execute(select(Series.weapon, Series.alone).where(Series.area_code == DELICIAS))
+    assert dict(rows.all()) == {"_T": False, "firearm": False}

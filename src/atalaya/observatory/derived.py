@@ -305,6 +305,8 @@ def _series_ids(
             "source_id": source_id,
             "area_path": area_paths[key.area_code],
             "published": key.iccs_code in published,
+            # Until ``rollups.refresh`` says otherwise.
+            "alone": False,
         }
         for key in sorted(missing)
     ]

@@ -29,6 +29,7 @@ from sqlalchemy import (
     PrimaryKeyConstraint,
     String,
     UniqueConstraint,
+    false,
 )
 from sqlalchemy.orm import Mapped, mapped_column
 
@@ -117,6 +118,11 @@ class Series(Base):
     # The roll-up group it belongs to (``SeriesGroup``), set by ``rollups.refresh``;
     # none until then.
     rollup_group: Mapped[int | None] = mapped_column(Integer, index=True, default=None)
+    # Whether it is the only series of its family (source, indicator, ICCS code, national
+    # category, area): with no total or part beside it, totalling a breakdown never
+    # leaves it out, and a query keeps it without looking for one. Set by
+    # ``rollups.refresh``; false (look) until then.
+    alone: Mapped[bool] = mapped_column(Boolean, default=False, server_default=false())
 
 
 class Observation(Base):

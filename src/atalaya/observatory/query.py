@@ -539,9 +539,14 @@ def _chosen(
     steps = tuple(name for name in BREAKDOWNS if getattr(q, name) == TOTAL and name not in q.by)
     if not steps:
         return stmt, sources
+    # A series alone in its family has no total or part beside it: it is kept as it is.
     if session.get_bind().dialect.name == "sqlite":
-        return stmt.where(_kept(steps, visibility)), sources
-    return select(Series.id).where(Series.id.in_(_totalled(stmt, steps))), sources
+        return stmt.where(or_(Series.alone, _kept(steps, visibility))), sources
+    totalled = union_all(
+        stmt.where(Series.alone).with_only_columns(Series.id),
+        _totalled(stmt.where(Series.alone.is_(False)), steps),
+    )
+    return select(Series.id).where(Series.id.in_(totalled)), sources
 
 
 def _totalled(found: AnySelect, steps: tuple[str, ...]) -> AnySelect:

@@ -33,7 +33,7 @@ from sqlalchemy import (
     select,
     update,
 )
-from sqlalchemy.orm import QueryableAttribute, Session
+from sqlalchemy.orm import QueryableAttribute, Session, aliased
 
 from atalaya.observatory.models import (
     Frequency,
@@ -147,9 +147,33 @@ def refresh(
         return
     for start in range(0, len(ids), CHUNK):
         _refresh_years(session, ids[start : start + CHUNK], only)
+        _refresh_alone(session, ids[start : start + CHUNK])
     groups = _grouped(session, ids)
     for start in range(0, len(groups), CHUNK):
         _refresh_groups(session, groups[start : start + CHUNK], only)
+
+
+# A series' family: the series that differ from it in their breakdowns alone.
+FAMILY = ("source_id", "indicator", "iccs_code", "national_scheme", "national_code", "area_code")
+
+
+def _refresh_alone(session: Session, ids: list[int]) -> None:
+    """Mark whether each series of the families of ``ids`` is its family's only one."""
+    member, other = aliased(Series), aliased(Series)
+    same = [getattr(member, k) == getattr(Series, k) for k in FAMILY]
+    in_family = select(member.id).where(member.id.in_(ids), *same).exists()
+    size = (
+        select(func.count())
+        .select_from(other)
+        .where(*[getattr(other, k) == getattr(Series, k) for k in FAMILY])
+        .scalar_subquery()
+    )
+    session.execute(
+        update(Series)
+        .where(in_family)
+        .values(alone=size == 1)
+        .execution_options(synchronize_session=False)
+    )
 
 
 def _refresh_years(session: Session, ids: list[int], years: list[int] | None) -> None:
