@@ -6,12 +6,19 @@ For each round:
 2. ``atalaya records import FILE --format jsonl`` as a separate process, timed end to
    end (start-up, reading, validation, writing) with its peak resident memory;
 3. the baseline: every row that import wrote (incidents, offences, persons, name keys,
-   vehicles, versions, and the observatory's indicators computed from them: series,
-   monthly observations, settled years) is read back in the order the file gave them
-   (by id; name keys by person), and written with plain ``sqlite3`` ``executemany``,
+   vehicles, versions, and the queue of new incidents to count in the observatory's
+   indicators) is read back in the order the file gave them (by id; name keys by
+   person), and written with plain ``sqlite3`` ``executemany``,
    one statement per table and one transaction in all, into another fresh database with the same
    schema, indexes, triggers and pragmas (WAL, synchronous=NORMAL, foreign keys on).
-   Only the inserts and the commit are timed.
+   Only the inserts and the commit are timed;
+4. then ``atalaya stats count`` counts the queued incidents in the indicators computed
+   from records (series, monthly observations, settled years, groups), as the worker
+   does in the background, timed as its own process and reported beside the import.
+
+The import runs with ``--defer-counting``: storing the records is what the import
+target is about, and counting them is the worker's job (the import's default is to
+count at its end: the two times added up).
 
 The memory check imports a file of N/10 records and one of N into fresh databases and
 compares the peak resident memory of the two processes.
@@ -45,11 +52,8 @@ TABLES = [
     "firearms",
     "identity_documents",
     "incident_versions",
-    # The indicators computed from the records, which the import keeps current.
-    "stat_sources",
-    "stat_series",
-    "stat_observations",
-    "stat_series_years",
+    # The new incidents the import queues for counting in the observatory's indicators.
+    "stat_pending_counts",
 ]
 
 
@@ -72,7 +76,17 @@ def run_import(env: dict[str, str], path: Path) -> tuple[float, int, str]:
     """Return wall seconds, peak resident memory (KiB) and the import's report line."""
     started = time.perf_counter()
     process = subprocess.Popen(
-        [ATALAYA, "records", "import", str(path), "--format", "jsonl", "--agency", "BENCH"],
+        [
+            ATALAYA,
+            "records",
+            "import",
+            str(path),
+            "--format",
+            "jsonl",
+            "--agency",
+            "BENCH",
+            "--defer-counting",
+        ],
         env=env,
         stdout=subprocess.PIPE,
         stderr=subprocess.DEVNULL,
@@ -87,6 +101,13 @@ def run_import(env: dict[str, str], path: Path) -> tuple[float, int, str]:
         raise SystemExit(f"import failed: {output}")
     report = next(line for line in output.splitlines() if line.startswith("read "))
     return elapsed, usage.ru_maxrss, report
+
+
+def run_count(env: dict[str, str]) -> float:
+    """Return the wall seconds of ``atalaya stats count`` (the queued incidents)."""
+    started = time.perf_counter()
+    subprocess.run([ATALAYA, "stats", "count"], env=env, check=True, capture_output=True)
+    return time.perf_counter() - started
 
 
 def plain_insert(source: Path, target: Path) -> tuple[float, int]:
@@ -108,8 +129,7 @@ def copy_rows(source: Path, target: Path) -> tuple[float, int]:
         # In the order the rows arrived: as the file lists the incidents.
         order = {
             "person_name_keys": "involvement_id, key",
-            "stat_observations": "series_id, period",
-            "stat_series_years": "series_id, year",
+            "stat_pending_counts": "incident_id",
         }
         rows = {
             t: db.execute(f"SELECT * FROM {t} ORDER BY {order.get(t, 'id')}").fetchall()  # noqa: S608
@@ -155,6 +175,7 @@ def main() -> None:
             source = Path(env["ATALAYA_DATA_DIR"]) / "atalaya.db"
             fresh_database(work / f"plain-{number}")
             plain_seconds, row_count = plain_insert(source, work / f"plain-{number}" / "atalaya.db")
+            count_seconds = run_count(env)
             rounds.append(
                 {
                     "import_seconds": round(seconds, 2),
@@ -165,6 +186,8 @@ def main() -> None:
                     "plain_per_second": round(n / plain_seconds),
                     "rows": row_count,
                     "ratio": round(plain_seconds / seconds, 3),
+                    "count_seconds": round(count_seconds, 2),
+                    "count_per_second": round(n / count_seconds),
                 }
             )
             print(json.dumps(rounds[-1]), flush=True)
@@ -183,6 +206,7 @@ def main() -> None:
         "median_import_per_second": statistics.median(r["import_per_second"] for r in rounds),
         "median_plain_per_second": statistics.median(r["plain_per_second"] for r in rounds),
         "median_ratio": statistics.median(r["ratio"] for r in rounds),
+        "median_count_per_second": statistics.median(r["count_per_second"] for r in rounds),
         "memory": memory,
     }
     print(json.dumps(result, indent=2))

@@ -120,18 +120,23 @@ def worker(
     ] = None,
 ) -> None:
     """Deliver the outbox to peer nodes: each peer's envelopes in order, retried with
-    backoff, behind a circuit breaker per peer. Runs until stopped (SIGTERM, Ctrl-C)."""
+    backoff, behind a circuit breaker per peer; and count the incidents bulk imports left
+    to count in the observatory's indicators. Runs until stopped (SIGTERM, Ctrl-C)."""
     import atalaya.app  # noqa: F401 - registers every envelope type the node handles
     from atalaya.federation.delivery import Worker, http_client
+    from atalaya.observatory.cli import count_now
+    from atalaya.observatory.derived import counting_job
 
     rt = runtime()
     with http_client(rt.settings) as client:
-        delivery = Worker(rt.db, rt.settings, client)
+        delivery = Worker(rt.db, rt.settings, client, jobs=[counting_job(rt.db)])
         try:
             if once:
                 tally = delivery.drain()
+                counted = count_now(rt, quiet=True)
                 typer.echo(
-                    f"delivered {tally.delivered}, failed {tally.failed}, put off {tally.retried}"
+                    f"delivered {tally.delivered}, failed {tally.failed}, put off {tally.retried}; "
+                    f"{counted} incidents counted"
                 )
                 return
             stop = threading.Event()
@@ -182,6 +187,7 @@ def demo(
         pending_demo_incidents,
         publish_demo_indicators,
     )
+    from atalaya.observatory.cli import count_now
 
     rt = runtime()
     with unit_of_work(rt) as session:
@@ -190,6 +196,7 @@ def demo(
     typer.echo(f"demo data: {created} rows created")
     added = _load_demo_incidents(rt, pending) if pending else 0
     typer.echo(f"demo incidents: {added} added")
+    count_now(rt, quiet=True)
     with unit_of_work(rt) as session:
         alerts = load_demo_alerts(session, cli_context(), rt.settings.node_id)
         published = publish_demo_indicators(session, cli_context())

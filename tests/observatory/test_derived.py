@@ -201,6 +201,11 @@ def test_a_bulk_import_counts_the_same_as_a_recount(
         db.sessions, juarez_officer(session), TEST_CONTEXT, read_jsonl(path), batch_size=7
     )
     assert report.stored == 40
+    # Stored now, counted later: the batches queued them.
+    assert stored(session) == {} and derived.pending(session) == 40
+    assert derived.count_pending(session, batch=15) == 15
+    assert derived.count_pending(session) == 25 and derived.pending(session) == 0
+    assert derived.count_pending(session) == 0
     incremental = stored(session)
     assert sum(v for k, v in incremental.items() if k[0] == "offences" and k[6] == "_T") == 30
     derived.rebuild(session)
@@ -344,3 +349,24 @@ def test_a_series_is_alone_only_while_no_total_or_part_shares_its_family(
     derived.apply(session, derived.contributions(lone), {DELICIAS: lone.area_path})
     rows = session.execute(select(Series.weapon, Series.alone).where(Series.area_code == DELICIAS))
     assert dict(rows.all()) == {"_T": False, "firearm": False}
+
+
+def test_an_incident_changed_before_it_is_counted_counts_once_as_it_is_then(
+    tmp_path: Path, db: Database, session: Session
+) -> None:
+    path = jsonl(tmp_path / "in.jsonl", [homicide(reference="Q-1", occurred_from="2019-03-10")])
+    officer = juarez_officer(session)
+    import_records(db.sessions, officer, TEST_CONTEXT, read_jsonl(path))
+    (incident,) = session.scalars(select(service.Incident)).all()
+    changed = homicide(reference="Q-1", occurred_from="2019-05-10", offences=[{"iccs": "020111"}])
+    service.update_incident(
+        session, TEST_CONTEXT, officer, incident, IncidentIn.model_validate(changed)
+    )
+    assert stored(session) == {}
+    assert derived.count_pending(session) == 1
+    found = stored(session)
+    offences = {k[1]: v for k, v in found.items() if k[0] == "offences" and k[6] == "_T"}
+    assert offences == {"020111": 1.0}
+    assert {k[-1] for k in found} == {"2019-05"}
+    derived.rebuild(session)
+    assert stored(session) == found

@@ -33,7 +33,7 @@ import random
 import socket
 import threading
 import uuid
-from collections.abc import Callable, Iterator
+from collections.abc import Callable, Iterator, Sequence
 from concurrent.futures import ThreadPoolExecutor
 from contextlib import contextmanager
 from dataclasses import dataclass
@@ -192,8 +192,12 @@ class Worker:
         name: str | None = None,
         clock: Callable[[], dt.datetime] = utcnow,
         rng: random.Random | None = None,
+        jobs: Sequence[Callable[[], int]] = (),
     ) -> None:
         self.db = db
+        # Other work of the node's background loop, each returning how much it did
+        # (counting incidents for the observatory's indicators).
+        self.jobs = list(jobs)
         self.client = client
         self.timeout = settings.federation_timeout_seconds
         self.policy = Policy.from_settings(settings)
@@ -230,7 +234,7 @@ class Worker:
         and tried again."""
         while not stop.is_set():
             try:
-                handled = self.run_once().handled
+                handled = self.run_once().handled + sum(job() for job in self.jobs)
             except Exception:  # a worker outlives a bad round: logged, tried again
                 log.exception("delivery round failed; trying again in %s s", poll)
                 handled = 0
@@ -492,8 +496,10 @@ class Background:
         self.thread.join(timeout)
 
     def _run(self) -> None:
+        from atalaya.observatory.derived import counting_job
+
         with http_client(self.settings) as client:
-            worker = Worker(self.db, self.settings, client)
+            worker = Worker(self.db, self.settings, client, jobs=[counting_job(self.db)])
             try:
                 worker.run(self.stop, self.settings.federation_worker_poll_seconds)
             finally:

@@ -21,6 +21,7 @@ from atalaya.observatory.imports import ImportReport
 from atalaya.observatory.models import TOTAL
 from atalaya.observatory.query import EVERYTHING, PUBLIC, IndicatorQuery
 from atalaya.observatory.schemas import IndicatorOut
+from atalaya.runtime import Runtime
 from atalaya.settings import Settings
 
 stats = typer.Typer(help="The observatory: published crime statistics, populations, indicators.")
@@ -268,6 +269,35 @@ def publish_command(
     with unit_of_work(rt) as session:
         changed = service.publish(session, cli_context(), source, iccs=iccs, withdraw=withdraw)
     typer.echo(f"{changed} series {'withdrawn' if withdraw else 'published'}")
+
+
+def count_now(rt: Runtime, quiet: bool = False) -> int:
+    """Count the incidents a bulk import queued (``derived.defer``), batch by batch,
+    with a progress bar; return how many."""
+    with rt.db.read_sessions() as session:
+        waiting = derived.pending(session)
+    if not waiting:
+        return 0
+    columns = (TextColumn("Counting"), BarColumn(), MofNCompleteColumn(), TimeRemainingColumn())
+    counted = 0
+    with Progress(*columns, disable=quiet) as progress:
+        task = progress.add_task("count", total=waiting)
+        while True:
+            with unit_of_work(rt) as session:
+                done = derived.count_pending(session)
+            if not done:
+                break
+            counted += done
+            progress.advance(task, done)
+    return counted
+
+
+@stats.command("count")
+@reports_errors
+def count_command() -> None:
+    """Count, in the indicators computed from records, the incidents that bulk imports
+    stored and left to count (the worker does it too, in the background)."""
+    typer.echo(f"{count_now(runtime())} incidents counted")
 
 
 @stats.command("recount")

@@ -30,22 +30,23 @@ from __future__ import annotations
 
 import datetime as dt
 from collections import Counter, defaultdict
-from collections.abc import Iterable, Mapping, Sequence
+from collections.abc import Callable, Iterable, Mapping, Sequence
 from dataclasses import dataclass
 from functools import cache
 from typing import Any
 
-from sqlalchemy import bindparam, delete, insert, select
+from sqlalchemy import bindparam, delete, func, insert, select
 from sqlalchemy.dialects import postgresql, sqlite
 from sqlalchemy.orm import Session
 
-from atalaya.db import Prepared
+from atalaya.db import Database, Prepared
 from atalaya.observatory import rollups
 from atalaya.observatory.imports import SERIES_KEY_COLUMNS, SeriesKey
 from atalaya.observatory.models import (
     NONE,
     Frequency,
     Observation,
+    PendingCount,
     Series,
     Source,
     SourceType,
@@ -190,9 +191,14 @@ def change(before: Facts | None, after: Facts | None) -> tuple[Delta, dict[str, 
     return delta, paths
 
 
-def record_change(session: Session, before: Facts | None, after: Facts | None) -> None:
+def record_change(
+    session: Session, before: Facts | None, after: Facts | None, incident_id: int | None = None
+) -> None:
     """Bring the records' indicators from ``before`` to ``after`` in ``session``'s
-    transaction."""
+    transaction; nothing for an incident still waiting to be counted (``defer``): its
+    state when it is counted is what counts."""
+    if incident_id is not None and is_pending(session, incident_id):
+        return
     apply(session, *change(before, after))
 
 
@@ -339,38 +345,98 @@ def _stored_years(session: Session, cells: Sequence[tuple[int, int]]) -> set[tup
 
 def rebuild(session: Session, batch: int = 5000) -> int:
     """Recompute the records' indicators from every incident; return how many incidents
-    were read. Publication of existing series is kept."""
+    were read. Publication of existing series is kept; nothing stays pending."""
     source_id = _source_id(session)
     series = select(Series.id).where(Series.source_id == source_id)
     session.execute(delete(Observation).where(Observation.series_id.in_(series.scalar_subquery())))
+    session.execute(delete(PendingCount))
     rollups.refresh(session, session.scalars(series))
     read = 0
     last = 0
-    columns = (Incident.id, Incident.occurred_start, Incident.status, Incident.area_code)
-    while True:
-        incidents = session.execute(
-            select(*columns, Incident.area_path)
-            .where(Incident.id > last)
-            .order_by(Incident.id)
-            .limit(batch)
-        ).all()
-        if not incidents:
-            break
-        ids = [row.id for row in incidents]
+    while ids := list(
+        session.scalars(
+            select(Incident.id).where(Incident.id > last).order_by(Incident.id).limit(batch)
+        )
+    ):
         last = ids[-1]
-        offences = _parts(session, Offence, ids)
-        persons = _parts(session, Involvement, ids)
-        delta: Delta = Counter()
-        paths: dict[str, str] = {}
-        for row in incidents:
-            facts = facts_of_rows(
-                dict(row._mapping), row.area_path, offences[row.id], persons[row.id]
-            )
-            paths[facts.area_code] = facts.area_path
-            delta.update(contributions(facts))
-        apply(session, delta, paths)
-        read += len(incidents)
+        apply(session, *_counted(session, ids))
+        read += len(ids)
     return read
+
+
+def _counted(session: Session, ids: list[int]) -> tuple[Delta, dict[str, str]]:
+    """Return what the incidents ``ids`` count, as they are stored, and their areas' paths."""
+    columns = (Incident.id, Incident.occurred_start, Incident.status, Incident.area_code)
+    incidents = session.execute(
+        select(*columns, Incident.area_path).where(Incident.id.in_(ids))
+    ).all()
+    offences = _parts(session, Offence, ids)
+    persons = _parts(session, Involvement, ids)
+    delta: Delta = Counter()
+    paths: dict[str, str] = {}
+    for row in incidents:
+        facts = facts_of_rows(dict(row._mapping), row.area_path, offences[row.id], persons[row.id])
+        paths[facts.area_code] = facts.area_path
+        delta.update(contributions(facts))
+    return delta, paths
+
+
+def defer(session: Session, incident_ids: Sequence[int]) -> None:
+    """Queue new incidents to be counted later (``count_pending``), in ``session``'s
+    transaction: what a bulk import does, so that storing records does not wait for the
+    indicators' upkeep."""
+    if incident_ids:
+        rows = [{"incident_id": i} for i in incident_ids]
+        _insert_pending().execute_many(session.connection(), rows)
+
+
+@cache
+def _insert_pending() -> Prepared:
+    return Prepared(insert(PendingCount).values(incident_id=bindparam("incident_id")))
+
+
+def is_pending(session: Session, incident_id: int) -> bool:
+    """Whether ``incident_id`` waits to be counted (its current state will be)."""
+    return session.get(PendingCount, incident_id) is not None
+
+
+def count_pending(session: Session, batch: int = 5000) -> int:
+    """Count up to ``batch`` queued incidents as they are now, and take them off the
+    queue, in ``session``'s transaction; return how many. Two workers never count the
+    same incident: PostgreSQL skips the rows another holds; SQLite has one writer."""
+    ids = list(
+        session.scalars(
+            select(PendingCount.incident_id)
+            .order_by(PendingCount.incident_id)
+            .limit(batch)
+            .with_for_update(skip_locked=True)
+        )
+    )
+    if ids:
+        apply(session, *_counted(session, ids))
+        session.execute(delete(PendingCount).where(PendingCount.incident_id.in_(ids)))
+    return len(ids)
+
+
+def pending(session: Session) -> int:
+    """How many incidents wait to be counted."""
+    return session.scalar(select(func.count()).select_from(PendingCount)) or 0
+
+
+def counting_job(db: Database, batch: int = 5000) -> Callable[[], int]:
+    """Return a job for a worker's loop: count one batch of queued incidents, if any (a
+    read first, so that an empty queue takes no writer's lock); return how many."""
+
+    def job() -> int:
+        with db.read_sessions() as session:
+            if session.scalar(select(PendingCount.incident_id).limit(1)) is None:
+                return 0
+        with db.sessions() as session:
+            counted = count_pending(session, batch)
+            session.commit()
+        return counted
+
+    return job
 
 
 def _parts(session: Session, model: Any, ids: list[int]) -> dict[int, list[Mapping[str, Any]]]:

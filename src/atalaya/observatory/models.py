@@ -237,6 +237,19 @@ class SeriesGroupPeriod(Base):
     complete: Mapped[bool] = mapped_column(Boolean)
 
 
+class PendingCount(Base):
+    """An incident stored by a bulk import whose indicators are not counted yet: the
+    import queues it in its batch's transaction, and ``derived.count_pending`` counts it
+    and takes it off in one transaction (the worker, ``atalaya stats count``, or the
+    import itself at its end)."""
+
+    __tablename__ = "stat_pending_counts"
+
+    incident_id: Mapped[int] = mapped_column(
+        ForeignKey("incidents.id", ondelete="CASCADE"), primary_key=True
+    )
+
+
 class Population(Base):
     """Inhabitants of an area in a year (mid-year unless the source says otherwise)."""
 

@@ -11,7 +11,6 @@ transaction. The column values come from the functions the one-at-a-time path us
 
 from __future__ import annotations
 
-from collections import Counter, defaultdict
 from collections.abc import Sequence
 from dataclasses import dataclass
 from functools import cache
@@ -196,30 +195,8 @@ def _write(session: Session, principal: Principal, accepted: list[tuple[Staged, 
         if rows:
             assert isinstance(table, Table)
             _insert(table, tuple(rows[0])).execute_many(connection, rows)
-    _count(session, accepted, incidents, offences, persons)
-
-
-def _count(
-    session: Session,
-    accepted: list[tuple[Staged, Area]],
-    incidents: list[Row],
-    offences: list[Row],
-    persons: list[Row],
-) -> None:
-    """Add the batch to the indicators computed from records (``observatory.derived``)."""
-    offences_of: dict[int, list[Row]] = defaultdict(list)
-    persons_of: dict[int, list[Row]] = defaultdict(list)
-    for row in offences:
-        offences_of[row["incident_id"]].append(row)
-    for row in persons:
-        persons_of[row["incident_id"]].append(row)
-    delta: derived.Delta = Counter()
-    for incident in incidents:
-        facts = derived.facts_of_rows(
-            incident, incident["area_path"], offences_of[incident["id"]], persons_of[incident["id"]]
-        )
-        delta.update(derived.contributions(facts))
-    derived.apply(session, delta, {area.code: area.path for _, area in accepted})
+    # Counted in the observatory's indicators later (the worker, or the import's end).
+    derived.defer(session, [row["id"] for row in incidents])
 
 
 @cache

@@ -22,6 +22,8 @@ from atalaya.clitools import (
     unit_of_work,
 )
 from atalaya.db import as_utc
+from atalaya.observatory import derived
+from atalaya.observatory.cli import count_now
 from atalaya.records.exports import WRITERS
 from atalaya.records.formats import FORMATS
 from atalaya.records.imports import ImportReport, import_staged, staged
@@ -37,9 +39,17 @@ def import_command(
     format: Annotated[str, typer.Option(help=f"One of: {', '.join(FORMATS)}.")],
     agency: Annotated[str, typer.Option(help="Code of the agency the incidents belong to.")],
     batch_size: Annotated[int, typer.Option(help="Records per transaction.")] = 5000,
+    defer_counting: Annotated[
+        bool,
+        typer.Option(
+            help="Leave counting the new incidents in the observatory's indicators to the "
+            "worker (or atalaya stats count) instead of counting them at the end."
+        ),
+    ] = False,
 ) -> None:
     """Import incidents. Each batch is stored whole or not at all; importing the same file
-    again changes nothing; records that break a rule are skipped and reported."""
+    again changes nothing; records that break a rule are skipped and reported. New
+    incidents are then counted in the indicators computed from records."""
     if format not in FORMATS:
         typer.echo(f"API-104 [format]: use one of {', '.join(FORMATS)}", err=True)
         raise typer.Exit(1)
@@ -75,6 +85,11 @@ def import_command(
             progress=batch_done,
         )
     _print_report(report)
+    if defer_counting:
+        with rt.db.read_sessions() as session:
+            typer.echo(f"{derived.pending(session)} incidents left to count (atalaya stats count)")
+    else:
+        typer.echo(f"{count_now(rt)} incidents counted in the indicators")
 
 
 def _print_report(report: ImportReport) -> None:

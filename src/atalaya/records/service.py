@@ -106,7 +106,7 @@ def update_incident(
     _apply(incident, data, area)
     incident.version += 1
     incident.updated_at = utcnow()
-    derived.record_change(session, before, derived.facts_of(incident))
+    derived.record_change(session, before, derived.facts_of(incident), incident.id)
     _snapshot(incident, data, principal)
     audit.record(
         session,
