@@ -133,3 +133,41 @@ def test_the_dashboard_in_spanish_shows_mexicos_2021_homicides_and_downloads_the
     assert [float(rows["2021"]["value"]), float(rows["2021"]["rate_per_100k"])] == years["2021"][:2]
     assert rows["2022"]["value"] == ""  # not available: empty, never zero
     page.screenshot(path=str(tmp_path / "dashboard-es.png"), full_page=True)
+
+
+@pytest.fixture
+def published_real_files(cli_env: Settings) -> tuple[int, int, float]:
+    """Import the real SESNSP (May 2022 edition) and CONAPO files and publish SESNSP's
+    series; return Mexico's 2021 ICCS 0101 count, population and rate, computed from
+    the raw files without Atalaya (``test_real_data.independent_figures``)."""
+    from observatory.test_real_data import CONAPO, SESNSP, independent_figures
+
+    if not (SESNSP.exists() and CONAPO.exists()):
+        pytest.skip("../shared/data is not here")
+    for args in (
+        [str(SESNSP), "--format", "sesnsp-idefc"],
+        [str(CONAPO), "--format", "conapo-population", "--vintage", "2023-01-01"],
+    ):
+        result = runner.invoke(cli, ["stats", "import", *args])
+        assert result.exit_code == 0, result.output
+    assert runner.invoke(cli, ["stats", "publish", "1"]).exit_code == 0
+    return independent_figures()
+
+
+def test_the_dashboard_shows_the_real_figures_of_mexicos_2021_homicides(
+    page, live_server: str, published_real_files: tuple[int, int, float]
+) -> None:  # type: ignore[no-untyped-def]
+    count, population, rate = published_real_files
+    page.goto(f"{live_server}/observatory?indicator=offences&iccs=0101&area=MX&period=2021")
+    assert page.locator("html").get_attribute("lang") == "es"
+    assert page.locator("#years-1 svg[role=img]").is_visible()
+    years = table_numbers(page, "years-1-table")
+    value, shown_rate, shown_population = years["2021"]
+    assert (value, shown_population) == (count, population)
+    assert shown_rate == pytest.approx(rate, abs=0.01)
+    # Thirty-two states in the chart's table and on the map.
+    assert len(table_numbers(page, "areas-1-table")) == 32
+    href = page.locator("#years-1 .downloads a[download]").get_attribute("href")
+    rows = {row["period"]: row for row in csv_rows(page, f"{live_server}{href}")}
+    assert float(rows["2021"]["value"]) == count
+    assert float(rows["2021"]["rate_per_100k"]) == pytest.approx(rate, abs=1e-4)
