@@ -370,3 +370,28 @@ def test_an_incident_changed_before_it_is_counted_counts_once_as_it_is_then(
     assert {k[-1] for k in found} == {"2019-05"}
     derived.rebuild(session)
     assert stored(session) == found
+
+
+def test_a_deferred_import_is_counted_by_the_worker(cli_env, tmp_path: Path) -> None:  # type: ignore[no-untyped-def]
+    from typer.testing import CliRunner
+
+    from atalaya.cli import app as cli
+    from atalaya.db import make_engine
+
+    runner = CliRunner()
+    path = jsonl(tmp_path / "in.jsonl", [homicide(reference=f"W-{n}") for n in range(4)])
+    imported = runner.invoke(cli, ["records", "import", str(path), "--format", "jsonl",
+                                   "--agency", "MX-SSPM-JUA", "--defer-counting"])  # fmt: skip
+    assert imported.exit_code == 0, imported.output
+    assert "4 incidents left to count (atalaya stats count)" in imported.output
+    engine = make_engine(cli_env)
+    with Session(engine) as session:
+        assert stored(session) == {}
+    worked = runner.invoke(cli, ["worker", "--once"])
+    assert worked.exit_code == 0, worked.output
+    assert "4 incidents counted" in worked.output
+    with Session(engine) as session:
+        assert derived.pending(session) == 0
+        assert stored(session)[("victims", "0101", "", JUAREZ, "_T", "_T", "_T", "2026-11")] == 4
+    assert "0 incidents counted" in runner.invoke(cli, ["stats", "count"]).output
+    engine.dispose()
