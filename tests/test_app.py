@@ -205,3 +205,20 @@ def test_a_problems_summary_names_the_values_of_its_first_field_error(
     problem = assert_problem(client.post(URL, json=body, headers=auth("alice")), 422, "REC-110")
     assert problem["title"] == problem["detail"] == problem["errors"][0]["message"]
     assert "{" not in problem["title"] and "0101" in problem["title"]
+
+
+def test_a_time_at_the_calendars_edge_is_a_filter_not_a_server_error(
+    client: TestClient,
+    auth,  # type: ignore[no-untyped-def]
+) -> None:
+    import datetime as dt
+
+    from atalaya.db import as_utc
+
+    edge = dt.datetime(1, 1, 1, tzinfo=dt.timezone(dt.timedelta(minutes=1)))
+    assert as_utc(edge) == dt.datetime.min.replace(tzinfo=dt.UTC)
+    late = dt.datetime(9999, 12, 31, 23, 59, tzinfo=dt.timezone(-dt.timedelta(hours=1)))
+    assert as_utc(late) == dt.datetime.max.replace(tzinfo=dt.UTC)
+    params = {"occurred_since": "0001-01-01T00:00:00+00:01"}
+    response = client.get("/api/v1/incidents", params=params, headers=auth("bob"))
+    assert response.status_code == 200

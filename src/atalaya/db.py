@@ -78,10 +78,18 @@ def as_utc(moment: dt.datetime) -> dt.datetime: ...
 def as_utc(moment: None) -> None: ...
 def as_utc(moment: dt.datetime | None) -> dt.datetime | None:
     """Return ``moment`` in UTC; a time given without a zone (a form, a query string, a
-    command line) is taken as UTC."""
+    command line) is taken as UTC. A time at the very edge of the calendar whose UTC
+    falls outside it (``0001-01-01T00:00+00:01``) is taken as the calendar's first or
+    last moment, not an error: no record or filter can tell them apart."""
     if moment is None:
         return None
-    return moment.replace(tzinfo=dt.UTC) if moment.tzinfo is None else moment.astimezone(dt.UTC)
+    if moment.tzinfo is None:
+        return moment.replace(tzinfo=dt.UTC)
+    try:
+        return moment.astimezone(dt.UTC)
+    except OverflowError:
+        edge = dt.datetime.min if moment.year == dt.MINYEAR else dt.datetime.max
+        return edge.replace(tzinfo=dt.UTC)
 
 
 def utcnow() -> dt.datetime:
