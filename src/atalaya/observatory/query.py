@@ -542,11 +542,8 @@ def _chosen(
     # A series alone in its family has no total or part beside it: it is kept as it is.
     if session.get_bind().dialect.name == "sqlite":
         return stmt.where(or_(Series.alone, _kept(steps, visibility))), sources
-    totalled = union_all(
-        stmt.where(Series.alone).with_only_columns(Series.id),
-        _totalled(stmt.where(Series.alone.is_(False)), steps),
-    )
-    return select(Series.id).where(Series.id.in_(totalled)), sources
+    parts = _totalled(stmt.where(Series.alone.is_(False)), steps)
+    return stmt.where(or_(Series.alone, Series.id.in_(parts))), sources
 
 
 def _totalled(found: AnySelect, steps: tuple[str, ...]) -> AnySelect:
