@@ -219,7 +219,7 @@ def received(session: Session, kind: AlertType, body: dict[str, Any]) -> Alert:
     data = AlertIn.model_validate(body)
     alert = Alert(uid=service.new_uid(), type=kind, status=AlertStatus.ACTIVE, owner_node="gt-pnc",
                   received_from="gt-pnc", version=1)  # fmt: skip
-    service._fill(alert, data)
+    service.fill(alert, data)
     session.add(alert)
     session.flush()
     return alert

@@ -128,7 +128,7 @@ def receive_publish(session: Session, delivery: Delivery) -> None:
     version = int(body["version"])
     if version <= alert.version or alert.status == AlertStatus.CANCELLED:
         return
-    service._fill(alert, data)
+    service.fill(alert, data)
     alert.version, alert.updated_at = version, utcnow()
     if body.get("status") == AlertStatus.CANCELLED:
         _cancelled(alert, str(body.get("cancel_reason", "")))

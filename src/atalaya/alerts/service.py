@@ -73,7 +73,7 @@ def create_alert(
         area_path=principal.jurisdiction_path,
         version=1,
     )
-    _fill(alert, data)
+    fill(alert, data)
     session.add(alert)
     session.flush()
     _audit(session, ctx, "alert.issue", alert)
@@ -93,7 +93,7 @@ def update_alert(
     kind = check(session, data)
     if kind != alert.type:
         raise DomainError("ALR-113", field="type", params={"type": str(alert.type)})
-    _fill(alert, data)
+    fill(alert, data)
     alert.version += 1
     alert.updated_at = utcnow()
     session.flush()
@@ -145,7 +145,8 @@ def may_change(principal: Principal, alert: Alert, version: int) -> None:
         raise DomainError("ALR-114", field="version", params={"version": alert.version})
 
 
-def _fill(alert: Alert, data: AlertIn) -> None:
+def fill(alert: Alert, data: AlertIn) -> None:
+    """Set what ``alert`` says, and the keys it is matched on, from ``data``."""
     alert.summary = data.summary
     alert.review_date = data.review_date
     dumped = data.model_dump(

@@ -139,19 +139,8 @@ def query_command(
         raise DomainError(
             "OBS-116", field="format", params={"value": format, "choices": "json, table"}
         )
-    q = IndicatorQuery(
-        indicator,
-        iccs,
-        national_category,
-        area,
-        period,
-        frequency,
-        sex,
-        age_group,
-        weapon,
-        source_type,
-        tuple(by or ()),
-    )
+    q = IndicatorQuery(indicator, iccs, national_category, area, period, frequency,
+                       sex, age_group, weapon, source_type, tuple(by or ()))  # fmt: skip
     rt = runtime()
     language = rt.settings.language
     with rt.db.read_sessions() as session:
@@ -189,19 +178,8 @@ def export_command(
     labels, or SDMX-CSV 1.0 or SDMX-JSON against the dataflow ATALAYA:DF_CRIME(1.0); each
     value names its source and vintage. Audited."""
     exports.check_format(format)
-    q = IndicatorQuery(
-        indicator,
-        iccs,
-        national_category,
-        area,
-        period,
-        frequency,
-        sex,
-        age_group,
-        weapon,
-        source_type,
-        tuple(by or ()),
-    )
+    q = IndicatorQuery(indicator, iccs, national_category, area, period, frequency,
+                       sex, age_group, weapon, source_type, tuple(by or ()))  # fmt: skip
     rt = runtime()
     with unit_of_work(rt) as session:
         values = service.indicator_values(session, q, PUBLIC if public else EVERYTHING)
