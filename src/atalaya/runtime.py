@@ -10,6 +10,7 @@ from dataclasses import dataclass
 
 from atalaya.accounts.credentials import Credentials
 from atalaya.accounts.login import LoginPolicy
+from atalaya.accounts.profiles import HolderCache
 from atalaya.audit.service import AuditWriter
 from atalaya.db import Database
 from atalaya.settings import Settings
@@ -22,6 +23,7 @@ class Runtime:
     credentials: Credentials
     login_policy: LoginPolicy
     audit: AuditWriter
+    holders: HolderCache
 
     @classmethod
     def from_settings(cls, settings: Settings, db: Database | None = None) -> Runtime:
@@ -32,4 +34,5 @@ class Runtime:
             Credentials.from_settings(settings),
             LoginPolicy.from_settings(settings),
             AuditWriter(db.writer),
+            HolderCache(),
         )

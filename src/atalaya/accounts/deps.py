@@ -21,7 +21,6 @@ from starlette.concurrency import run_in_threadpool
 
 from atalaya.accounts.authz import Principal
 from atalaya.accounts.login import find_session
-from atalaya.accounts.profiles import principal_for_token
 from atalaya.accounts.service import actor_for, principal_for
 from atalaya.audit.service import ANONYMOUS, AuditContext, draft
 from atalaya.db import DirectConnection
@@ -110,9 +109,10 @@ def bearer_token(request: Request) -> str | None:
 async def current_principal(request: Request) -> Principal:
     """Return who is calling the API, by bearer token or (verified) session cookie.
 
-    Both are looked up in the database on every request, so a revoked token or a closed
+    Both are checked in the database on every request, so a revoked token or a closed
     session is refused at once. Tokens are looked up on the process's own read
-    connection, without a session (decision 0002).
+    connection, without a session (decision 0002), through the process's holder cache,
+    which one read of the credential epoch validates (``profiles.HolderCache``).
 
     Raises ``AUTH-101`` with no credentials, ``AUTH-108``/``106``/``107`` for bad
     tokens, ``AUTH-109`` for a bad cookie, ``AUTH-110`` for a cookie-authenticated
@@ -120,7 +120,7 @@ async def current_principal(request: Request) -> Principal:
     """
     token = bearer_token(request)
     if token is not None:
-        principal = principal_for_token(reader(request), token)
+        principal = get_runtime(request).holders.principal(reader(request), token)
     elif cookie := request.cookies.get(SESSION_COOKIE):
         principal = _cookie_holder(request, cookie)
     else:

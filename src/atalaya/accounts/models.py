@@ -128,3 +128,20 @@ class Lockout(Base):
     kind: Mapped[str] = mapped_column(String(8))
     key: Mapped[str] = mapped_column(String(64))
     until: Mapped[dt.datetime] = mapped_column(UTCDateTime)
+
+
+class CredentialEpoch(Base):
+    """A counter (one row) that every change to who a token's holder is bumps.
+
+    Database triggers (migration 0015) add one to ``value`` whenever a row of
+    ``api_tokens``, ``users``, ``user_roles``, ``agencies`` or ``areas`` changes in a way
+    that could change a token holder (a revocation, a disabled user, a new role, a moved
+    agency...), whoever makes the change: the API, the command line or plain SQL. Each
+    process may keep the holders it has looked up while the counter stands still
+    (``atalaya.accounts.profiles.HolderCache``).
+    """
+
+    __tablename__ = "credential_epoch"
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    value: Mapped[int] = mapped_column(Integer, default=0)

@@ -1,17 +1,32 @@
 """Who holds a token, and a user's profile: read on every API request, so they are read
 as columns with statements prepared once (``atalaya.db.Prepared``), not as ORM objects,
 usually on the process's own read connection (``Database.reader``).
+
+A process keeps the holders of the tokens it has seen (``HolderCache``) for as long as
+the credential epoch, a counter that database triggers bump on every change to tokens,
+users, roles, agencies and areas, stands still: each request then reads one small row
+instead of joining five tables, and a revocation still takes effect on the next request,
+in every process.
 """
 
 from __future__ import annotations
 
+import datetime as dt
 from dataclasses import dataclass
 
 from sqlalchemy import Connection, bindparam, select
 
 from atalaya.accounts.authz import Principal, Scope
 from atalaya.accounts.credentials import token_digest
-from atalaya.accounts.models import Agency, AgencyLevel, ApiToken, Role, User, UserRole
+from atalaya.accounts.models import (
+    Agency,
+    AgencyLevel,
+    ApiToken,
+    CredentialEpoch,
+    Role,
+    User,
+    UserRole,
+)
 from atalaya.db import DirectConnection, Prepared, comma_joined, utcnow
 from atalaya.errors import DomainError
 from atalaya.geo.models import Area
@@ -39,6 +54,9 @@ _PROFILE = Prepared(
     .join(Area, Area.code == Agency.area_code)
     .where(User.username == bindparam("username"))
 )  # fmt: skip
+
+
+_EPOCH = Prepared(select(CredentialEpoch.value).where(CredentialEpoch.id == 1))
 
 
 def _roles(joined: str | None) -> list[str]:
@@ -80,18 +98,29 @@ def principal_for_token(connection: Connection | DirectConnection, token: str) -
     Raises ``AUTH-108`` (unknown), ``AUTH-106`` (expired), ``AUTH-107`` (revoked),
     ``AUTH-114`` (user disabled).
     """
-    found = _TOKEN_HOLDER.rows(connection, digest=token_digest(token))
+    principal, expires_at = _holder(connection, token_digest(token))
+    return _unexpired(principal, expires_at)
+
+
+def _unexpired(principal: Principal, expires_at: dt.datetime) -> Principal:
+    if expires_at <= utcnow():
+        raise DomainError("AUTH-106")
+    return principal
+
+
+def _holder(
+    connection: Connection | DirectConnection, digest: str
+) -> tuple[Principal, dt.datetime]:
+    found = _TOKEN_HOLDER.rows(connection, digest=digest)
     if not found:
         raise DomainError("AUTH-108")
     token_id, expires_at, revoked_at, user_id, username, active, language, *agency = found[0]
     if revoked_at is not None:
         raise DomainError("AUTH-107")
-    if expires_at <= utcnow():
-        raise DomainError("AUTH-106")
     if not active:
         raise DomainError("AUTH-114")
     agency_id, agency_code, agency_level, jurisdiction, roles = agency
-    return Principal(
+    principal = Principal(
         user_id=user_id,
         username=username,
         agency_id=agency_id,
@@ -102,3 +131,32 @@ def principal_for_token(connection: Connection | DirectConnection, token: str) -
         token_id=token_id,
         language=language,
     )
+    return principal, expires_at
+
+
+class HolderCache:
+    """The holders of the tokens this process has seen, each with the credential epoch
+    read before it was looked up; an entry is used only while the epoch is unchanged.
+
+    Only valid tokens are kept, and their expiry is checked on every use. Keyed by the
+    token's digest, so the process holds no token. Bounded: past ``size`` entries the
+    oldest goes. Several processes each keep their own; none can serve a holder that a
+    committed change has made stale, because every lookup reads the epoch first.
+    """
+
+    def __init__(self, size: int = 4096) -> None:
+        self.size = size
+        self._entries: dict[str, tuple[int, Principal, dt.datetime]] = {}
+
+    def principal(self, connection: Connection | DirectConnection, token: str) -> Principal:
+        """Return who ``token`` belongs to; raise as ``principal_for_token`` does."""
+        digest = token_digest(token)
+        epoch = _EPOCH.rows(connection)[0][0]
+        entry = self._entries.get(digest)
+        if entry is not None and entry[0] == epoch:
+            return _unexpired(entry[1], entry[2])
+        principal, expires_at = _holder(connection, digest)
+        if entry is None and len(self._entries) >= self.size:
+            del self._entries[next(iter(self._entries))]
+        self._entries[digest] = (epoch, principal, expires_at)
+        return _unexpired(principal, expires_at)
