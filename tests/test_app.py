@@ -9,7 +9,10 @@ from fastapi.testclient import TestClient
 from hypothesis import given
 from hypothesis import strategies as st
 
+from atalaya import app as app_module
 from atalaya.app import create_app
+from atalaya.db import Database
+from atalaya.settings import Settings
 
 
 def test_it_answers_health_without_authentication(client: TestClient) -> None:
@@ -222,3 +225,21 @@ def test_a_time_at_the_calendars_edge_is_a_filter_not_a_server_error(
     params = {"occurred_since": "0001-01-01T00:00:00+00:01"}
     response = client.get("/api/v1/incidents", params=params, headers=auth("bob"))
     assert response.status_code == 200
+
+
+def test_routes_mounted_flat_are_those_include_router_would_give(
+    settings: Settings, db: Database, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """``mount_routes`` skips FastAPI's included-router layer for speed; the OpenAPI
+    document and the route each path reaches must not change."""
+    flat = create_app(settings, db)
+    monkeypatch.setattr(app_module, "mount_routes", lambda app, router: app.include_router(router))
+    included = create_app(settings, db)
+    assert flat.openapi() == included.openapi()
+    with TestClient(flat) as a, TestClient(included) as b:
+        for path in ("/healthz", "/api/v1/me", "/observatory", "/api/v1/nowhere", "/login"):
+            first, second = a.get(path, follow_redirects=False), b.get(path, follow_redirects=False)
+            assert (first.status_code, first.headers.get("content-type")) == (
+                second.status_code,
+                second.headers.get("content-type"),
+            ), path
