@@ -11,6 +11,7 @@ from dataclasses import dataclass
 from enum import StrEnum
 from typing import Any
 
+import orjson
 from sqlalchemy import Connection, Select, bindparam, insert, select, update
 from sqlalchemy.orm import Session
 
@@ -206,14 +207,30 @@ RETRY_PAUSE_FIRST = 0.0001
 RETRY_PAUSE_MAX = 0.002
 
 
-# One encoder for every entry: ``json.dumps`` with options builds a new one each call.
+# The canonical form: ``json`` with sorted keys, no spaces, characters as they are, and
+# ``str()`` of anything else. One encoder for every entry: ``json.dumps`` with options
+# builds a new one each call.
 _CANONICAL = json.JSONEncoder(
     sort_keys=True, separators=(",", ":"), ensure_ascii=False, default=str
 )
+# A flat object of these exact types comes out of orjson byte for byte as above (a test
+# compares the two over every Unicode scalar value), four times faster; anything else,
+# or anything orjson refuses (an integer past 64 bits, a lone surrogate), goes to json.
+_PLAIN = frozenset({str, int, bool, type(None)})
+
+
+def canonical_bytes(value: Any) -> bytes:
+    """Return ``value`` in the canonical JSON form the chain's hashes are taken over."""
+    if type(value) is dict and all(type(v) in _PLAIN for v in value.values()):
+        try:
+            return orjson.dumps(value, option=orjson.OPT_SORT_KEYS)
+        except TypeError:  # orjson.JSONEncodeError is a TypeError
+            pass
+    return _CANONICAL.encode(value).encode()
 
 
 def canonical_json(value: Any) -> str:
-    return _CANONICAL.encode(value)
+    return canonical_bytes(value).decode()
 
 
 def entry_hash(entry: Mapping[str, Any]) -> str:
@@ -224,7 +241,7 @@ def entry_hash(entry: Mapping[str, Any]) -> str:
     values: dict[str, Any] = {name: entry[name] for name in HASHED_FIELDS}
     at: dt.datetime = values["at"]
     values["at"] = at.astimezone(dt.UTC).replace(tzinfo=None).isoformat("T", "microseconds") + "Z"
-    return hashlib.sha256(canonical_json(values).encode()).hexdigest()
+    return hashlib.sha256(canonical_bytes(values)).hexdigest()
 
 
 @dataclass(frozen=True)
