@@ -217,12 +217,20 @@ class Database:
     def from_settings(cls, settings: Settings) -> Database:
         engine = make_engine(settings)
         read_engine = make_engine(settings, read_only=True)
+        writer = DirectConnection(engine)
+        # SQLite empties a connection's page cache whenever another connection has
+        # committed, so a reader beside the audit writer would start nearly every
+        # request cold; the writer's own commits leave its cache as it is. Its reads
+        # run in autocommit between two awaits, never inside the writer's transactions.
+        # PostgreSQL has no such cache, and its driver would open a transaction for a
+        # read on the writer, so there the reader stays read-only and apart.
+        sqlite = engine.dialect.name == "sqlite"
         return cls(
             engine,
             sessionmaker(engine, expire_on_commit=False),
             sessionmaker(read_engine, expire_on_commit=False),
-            DirectConnection(read_engine),
-            DirectConnection(engine),
+            writer if sqlite else DirectConnection(read_engine),
+            writer,
         )
 
 
