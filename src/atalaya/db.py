@@ -220,9 +220,10 @@ def _queue_writers(engine: Engine, lock_path: str) -> None:
 
 @dataclass
 class Database:
-    """An engine, the session factories bound to it, and the process's two direct
+    """An engine, the session factories bound to it, and the process's direct
     connections: ``reader`` for the reads on every request's path (who holds this token)
-    and ``writer`` for the audit writer's group commits."""
+    and ``writer`` for the audit writer's group commits; on SQLite they are one and the
+    same connection (decision 0005)."""
 
     engine: Engine
     sessions: sessionmaker[Session]

@@ -105,6 +105,7 @@ def test_two_processes_caches_both_see_a_revocation(
         with pytest.raises(DomainError) as refused:
             cache.principal(connection, token)
         assert refused.value.code == "AUTH-107"
+        assert not cache._entries  # a holder found stale is not kept either
 
 
 def test_a_cached_token_expires_on_time_without_any_change(

@@ -155,7 +155,11 @@ class HolderCache:
         entry = self._entries.get(digest)
         if entry is not None and entry[0] == epoch:
             return _unexpired(entry[1], entry[2])
-        principal, expires_at = _holder(connection, digest)
+        try:
+            principal, expires_at = _holder(connection, digest)
+        except DomainError:
+            self._entries.pop(digest, None)
+            raise
         if entry is None and len(self._entries) >= self.size:
             del self._entries[next(iter(self._entries))]
         self._entries[digest] = (epoch, principal, expires_at)
