@@ -92,16 +92,6 @@ def user_profile(connection: Connection | DirectConnection, username: str) -> Pr
     )
 
 
-def principal_for_token(connection: Connection | DirectConnection, token: str) -> Principal:
-    """Return who ``token`` belongs to.
-
-    Raises ``AUTH-108`` (unknown), ``AUTH-106`` (expired), ``AUTH-107`` (revoked),
-    ``AUTH-114`` (user disabled).
-    """
-    principal, expires_at = _holder(connection, token_digest(token))
-    return _unexpired(principal, expires_at)
-
-
 def _unexpired(principal: Principal, expires_at: dt.datetime) -> Principal:
     if expires_at <= utcnow():
         raise DomainError("AUTH-106")
@@ -149,7 +139,11 @@ class HolderCache:
         self._entries: dict[str, tuple[int, Principal, dt.datetime]] = {}
 
     def principal(self, connection: Connection | DirectConnection, token: str) -> Principal:
-        """Return who ``token`` belongs to; raise as ``principal_for_token`` does."""
+        """Return who ``token`` belongs to.
+
+        Raises ``AUTH-108`` (unknown), ``AUTH-106`` (expired), ``AUTH-107`` (revoked),
+        ``AUTH-114`` (user disabled).
+        """
         digest = token_digest(token)
         epoch = _EPOCH.rows(connection)[0][0]
         entry = self._entries.get(digest)

@@ -160,20 +160,19 @@ FAMILY = ("source_id", "indicator", "iccs_code", "national_scheme", "national_co
 def _refresh_alone(session: Session, ids: list[int]) -> None:
     """Mark whether each series of the families of ``ids`` is its family's only one."""
     member, other = aliased(Series), aliased(Series)
-    same = [getattr(member, k) == getattr(Series, k) for k in FAMILY]
-    in_family = select(member.id).where(member.id.in_(ids), *same).exists()
-    size = (
-        select(func.count())
-        .select_from(other)
-        .where(*[getattr(other, k) == getattr(Series, k) for k in FAMILY])
-        .scalar_subquery()
-    )
+    in_family = select(member.id).where(member.id.in_(ids), *_same_family(member)).exists()
+    size = select(func.count()).select_from(other).where(*_same_family(other)).scalar_subquery()
     session.execute(
         update(Series)
         .where(in_family)
         .values(alone=size == 1)
         .execution_options(synchronize_session=False)
     )
+
+
+def _same_family(series: Any) -> list[ColumnElement[bool]]:
+    """The conditions that ``series`` (an alias) is of the updated row's family."""
+    return [getattr(series, k) == getattr(Series, k) for k in FAMILY]
 
 
 def _refresh_years(session: Session, ids: list[int], years: list[int] | None) -> None:
