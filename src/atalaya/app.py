@@ -54,23 +54,26 @@ def create_app(settings: Settings, db: Database | None = None) -> FastAPI:
         """Return ``ok`` while the process serves requests."""
         return {"status": "ok", "version": __version__}
 
-    for module in (
-        accounts_api,
-        audit_api,
-        geo_api,
-        records_api,
-        alerts_api,
-        observatory_api,
-        federation_api,
-        hits_api,
-        federation_status,
-        accounts_views,
-        audit_views,
-        records_views,
-        alerts_views,
-        observatory_dashboard,
+    for router in (
+        accounts_api.public_router,
+        accounts_api.router,
+        audit_api.router,
+        geo_api.router,
+        records_api.router,
+        alerts_api.router,
+        observatory_api.router,
+        federation_api.router,
+        hits_api.peer_router,
+        hits_api.router,
+        federation_status.router,
+        federation_status.pages,
+        accounts_views.router,
+        audit_views.router,
+        records_views.router,
+        alerts_views.router,
+        observatory_dashboard.router,
     ):
-        mount_routes(app, module.router)
+        mount_routes(app, router)
     app.mount("/static", StaticFiles(directory=STATIC_DIR), name="static")
     return app
 

@@ -3,12 +3,17 @@
 from __future__ import annotations
 
 import pytest
+from fastapi import Request
+from fastapi.routing import APIRoute
 from fastapi.testclient import TestClient
 
 from atalaya.accounts.authz import Principal, Scope, authorize
+from atalaya.accounts.deps import OptionalSignInRoute, SignedInRoute, signed_in
 from atalaya.accounts.models import AgencyLevel, Role
 from atalaya.errors import DomainError
 from test_app import assert_problem
+
+JSON = {"Content-Type": "application/json"}
 
 # Routes anyone may call: signing in, reference areas, the node's health and spec.
 # Open to anyone: signing in, reference areas, the API's description, and the
@@ -114,6 +119,45 @@ def test_an_anonymous_client_gets_401_from_every_restricted_api_route(
         assert_problem(response, 401, "AUTH-101")
         checked += 1
     assert checked >= 10
+
+
+def test_every_api_route_settles_its_caller_unless_it_is_public(app) -> None:  # type: ignore[no-untyped-def]
+    """Deny by default: an API route is served by ``SignedInRoute`` unless it is listed
+    as public, and public ones take credentials only as ``OptionalSignInRoute`` does."""
+    classes: dict[str, set[type]] = {}
+    for route in app.routes:
+        if isinstance(route, APIRoute) and route.path.startswith("/api/v1"):
+            classes.setdefault(route.path, set()).add(type(route))
+    assert len(classes) >= 30
+    for path, kinds in classes.items():
+        if path in PUBLIC:
+            assert kinds <= {APIRoute, OptionalSignInRoute}, path
+        else:
+            assert kinds == {SignedInRoute}, path
+
+
+def test_an_anonymous_client_gets_401_before_its_body_or_parameters_are_read(
+    client: TestClient,
+) -> None:
+    wrong_types = {"code": 5, "name": [], "level": "galactic", "area": None, "extra": 1}
+    assert_problem(client.post("/api/v1/agencies", json=wrong_types), 401, "AUTH-101")
+    assert_problem(
+        client.post("/api/v1/agencies", content=b"{not json", headers=JSON), 401, "AUTH-101"
+    )
+    assert_problem(client.get("/api/v1/incidents?limit=-5"), 401, "AUTH-101")
+    assert_problem(client.delete("/api/v1/tokens/not-a-number"), 401, "AUTH-101")
+
+
+def test_a_bad_token_is_refused_where_credentials_are_optional(client: TestClient) -> None:
+    assert client.get("/api/v1/plans").status_code == 200
+    bad = {"Authorization": "Bearer not-a-token"}
+    assert_problem(client.get("/api/v1/plans", headers=bad), 401, "AUTH-108")
+
+
+def test_a_route_asking_for_a_caller_it_was_not_given_fails_loudly() -> None:
+    request = Request({"type": "http", "path": "/x", "headers": [], "state": {}})
+    with pytest.raises(RuntimeError, match="not served by a SignedInRoute"):
+        signed_in(request)
 
 
 def test_charlie_is_refused_agency_a_objects(client: TestClient, auth) -> None:  # type: ignore[no-untyped-def]

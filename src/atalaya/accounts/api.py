@@ -12,13 +12,14 @@ from sqlalchemy import select
 from atalaya.accounts import login, service
 from atalaya.accounts.authz import Principal, Scope, authorize
 from atalaya.accounts.deps import (
-    PrincipalDep,
     RuntimeDep,
     SessionDep,
+    SignedInRoute,
     audit_context,
     audit_read,
     committed_in_thread,
     reader,
+    signed_in,
 )
 from atalaya.accounts.models import ApiToken, User
 from atalaya.accounts.profiles import user_profile
@@ -36,12 +37,17 @@ from atalaya.errors import DomainError
 from atalaya.geo.service import get_area
 from atalaya.web.pagination import MAX_LIMIT, Page, RowId, paginate
 from atalaya.web.problems import PROBLEM_RESPONSES, problem_response
+from atalaya.web.responses import DocumentResponse
 
-router = APIRouter(prefix="/api/v1", tags=["accounts"], responses=PROBLEM_RESPONSES)
+# Signing in is open to anyone; everything else is for signed-in callers only.
+public_router = APIRouter(prefix="/api/v1", tags=["accounts"], responses=PROBLEM_RESPONSES)
+router = APIRouter(
+    prefix="/api/v1", tags=["accounts"], responses=PROBLEM_RESPONSES, route_class=SignedInRoute
+)
 Limit = Annotated[int, Query(ge=1, le=MAX_LIMIT)]
 
 
-@router.post("/auth/token", status_code=201, response_model=NewToken)
+@public_router.post("/auth/token", status_code=201, response_model=NewToken)
 async def sign_in_for_token(
     body: TokenLogin, request: Request, session: SessionDep, runtime: RuntimeDep
 ) -> NewToken | JSONResponse:
@@ -70,23 +76,26 @@ async def sign_in_for_token(
 
 
 @router.get("/me", response_model=UserOut)
-async def me(request: Request, principal: PrincipalDep) -> UserOut:
+async def me(request: Request) -> DocumentResponse:
     """Return the caller's own profile."""
+    principal = signed_in(request)
     authorize(principal, "profile.read")
-    return UserOut.of_profile(user_profile(reader(request), principal.username))
+    return DocumentResponse(UserOut.document(user_profile(reader(request), principal.username)))
 
 
 @router.get("/agencies", response_model=Page[AgencyOut])
 async def list_agencies(
-    principal: PrincipalDep, session: SessionDep, cursor: str | None = None, limit: Limit = 100
+    request: Request, session: SessionDep, cursor: str | None = None, limit: Limit = 100
 ) -> Page[AgencyOut]:
+    principal = signed_in(request)
     authorize(principal, "agency.read")
     stmt = service.visible_agencies(principal)
     return paginate(session, stmt, service.Agency.id, cursor, limit, AgencyOut.of)
 
 
 @router.get("/agencies/{code}", response_model=AgencyOut)
-async def read_agency(code: str, principal: PrincipalDep, session: SessionDep) -> AgencyOut:
+async def read_agency(code: str, request: Request, session: SessionDep) -> AgencyOut:
+    principal = signed_in(request)
     agency = session.scalar(select(service.Agency).where(service.Agency.code == code))
     if agency is None:
         raise DomainError("API-106")
@@ -95,9 +104,8 @@ async def read_agency(code: str, principal: PrincipalDep, session: SessionDep) -
 
 
 @router.post("/agencies", status_code=201, response_model=AgencyOut)
-async def create_agency(
-    body: AgencyCreate, request: Request, principal: PrincipalDep, session: SessionDep
-) -> AgencyOut:
+async def create_agency(body: AgencyCreate, request: Request, session: SessionDep) -> AgencyOut:
+    principal = signed_in(request)
     area = get_area(session, body.area)
     authorize(principal, "agency.create", Scope(area.path))
     agency = service.create_agency(session, audit_context(request), **body.model_dump())
@@ -107,11 +115,11 @@ async def create_agency(
 @router.get("/users", response_model=Page[UserOut])
 async def list_users(
     request: Request,
-    principal: PrincipalDep,
     session: SessionDep,
     cursor: str | None = None,
     limit: Limit = 100,
 ) -> Page[UserOut]:
+    principal = signed_in(request)
     authorize(principal, "user.read")
     page = paginate(session, service.visible_users(principal), User.id, cursor, limit, UserOut.of)
     await audit_read(request, "user.list", object_type="user", detail={"count": len(page.items)})
@@ -119,23 +127,24 @@ async def list_users(
 
 
 @router.get("/users/{username}", response_model=UserOut)
-async def read_user(username: str, request: Request, principal: PrincipalDep) -> UserOut:
+async def read_user(username: str, request: Request) -> DocumentResponse:
     """Read a user's profile (personal data: every read is audited)."""
+    principal = signed_in(request)
     profile = user_profile(reader(request), username)
     action = "profile.read" if profile.user_id == principal.user_id else "user.read"
     authorize(principal, action, profile.scope)
     await audit_read(request, "user.read", object_type="user", object_id=username)
-    return UserOut.of_profile(profile)
+    return DocumentResponse(UserOut.document(profile))
 
 
 @router.post("/users", status_code=201, response_model=UserOut)
 async def create_user(
     body: UserCreate,
     request: Request,
-    principal: PrincipalDep,
     session: SessionDep,
     runtime: RuntimeDep,
 ) -> UserOut:
+    principal = signed_in(request)
     agency = service.get_agency(session, body.agency)
     authorize(principal, "user.create", service.agency_scope(agency))
     user = await committed_in_thread(
@@ -150,8 +159,9 @@ async def create_user(
 
 @router.get("/tokens", response_model=Page[TokenOut])
 async def list_tokens(
-    principal: PrincipalDep, session: SessionDep, cursor: str | None = None, limit: Limit = 100
+    request: Request, session: SessionDep, cursor: str | None = None, limit: Limit = 100
 ) -> Page[TokenOut]:
+    principal = signed_in(request)
     authorize(principal, "token.own")
     stmt = select(ApiToken).where(ApiToken.user_id == principal.user_id)
     page = paginate(session, stmt, ApiToken.id, cursor, limit, TokenOut.of)
@@ -162,9 +172,8 @@ async def list_tokens(
 
 
 @router.post("/tokens", status_code=201, response_model=NewToken)
-async def create_token(
-    body: TokenCreate, request: Request, principal: PrincipalDep, session: SessionDep
-) -> NewToken:
+async def create_token(body: TokenCreate, request: Request, session: SessionDep) -> NewToken:
+    principal = signed_in(request)
     authorize(principal, "token.own")
     user = service.get_user(session, principal.username)
     token, row = service.create_token(
@@ -174,9 +183,8 @@ async def create_token(
 
 
 @router.delete("/tokens/{token_id}", status_code=204)
-async def revoke_token(
-    token_id: RowId, request: Request, principal: PrincipalDep, session: SessionDep
-) -> None:
+async def revoke_token(token_id: RowId, request: Request, session: SessionDep) -> None:
+    principal = signed_in(request)
     row = session.get(ApiToken, token_id)
     if row is None:
         raise DomainError("API-106")

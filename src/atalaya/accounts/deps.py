@@ -12,10 +12,11 @@ response is sent; any error rolls the whole request back.
 from __future__ import annotations
 
 import secrets
-from collections.abc import AsyncIterator, Callable
+from collections.abc import AsyncIterator, Callable, Coroutine
 from typing import Annotated, Any, TypeVar
 
-from fastapi import Depends, Request
+from fastapi import Depends, Request, Response
+from fastapi.routing import APIRoute
 from sqlalchemy.orm import Session
 from starlette.concurrency import run_in_threadpool
 
@@ -106,17 +107,19 @@ def bearer_token(request: Request) -> str | None:
     return value.strip() or None
 
 
-async def current_principal(request: Request) -> Principal:
-    """Return who is calling the API, by bearer token or (verified) session cookie.
+def authenticate(request: Request) -> Principal:
+    """Return who is calling, by bearer token or (verified) session cookie, and keep it
+    on the request (``request.state.principal``) for the audit context.
 
     Both are checked in the database on every request, so a revoked token or a closed
     session is refused at once. Tokens are looked up on the process's own read
     connection, without a session (decision 0002), through the process's holder cache,
     which one read of the credential epoch validates (``profiles.HolderCache``).
 
-    Raises ``AUTH-101`` with no credentials, ``AUTH-108``/``106``/``107`` for bad
-    tokens, ``AUTH-109`` for a bad cookie, ``AUTH-110`` for a cookie-authenticated
-    unsafe request without its CSRF header.
+    Raises ``AUTH-101`` with no credentials, ``AUTH-108``/``106``/``107``/``114`` for bad
+    tokens, ``AUTH-109`` for a bad cookie, ``AUTH-103`` for a session that still owes its
+    second factor, ``AUTH-110`` for a cookie-authenticated unsafe request without its
+    CSRF header.
     """
     token = bearer_token(request)
     if token is not None:
@@ -127,6 +130,11 @@ async def current_principal(request: Request) -> Principal:
         raise DomainError("AUTH-101")
     request.state.principal = principal
     return principal
+
+
+def has_credentials(request: Request) -> bool:
+    """Return whether the request carries a bearer token or a session cookie."""
+    return bearer_token(request) is not None or SESSION_COOKIE in request.cookies
 
 
 def _cookie_holder(request: Request, cookie: str) -> Principal:
@@ -140,7 +148,53 @@ def _cookie_holder(request: Request, cookie: str) -> Principal:
         return principal_for(user, session_id=web_session.id)
 
 
-PrincipalDep = Annotated[Principal, Depends(current_principal)]
+class SignedInRoute(APIRoute):
+    """The route class of the API's routers for signed-in callers (decision 0006).
+
+    Who is calling is settled before FastAPI reads the route's parameters and body: an
+    anonymous or badly credentialed client gets its 401 whatever else it sent (never a
+    422 first), and no route of such a router can forget to ask. The route reads the
+    caller with ``signed_in(request)``.
+    """
+
+    def get_route_handler(self) -> Callable[[Request], Coroutine[Any, Any, Response]]:
+        handler = super().get_route_handler()
+
+        async def signed_in_handler(request: Request) -> Response:
+            authenticate(request)
+            return await handler(request)
+
+        return signed_in_handler
+
+
+class OptionalSignInRoute(APIRoute):
+    """The route class of routers whose routes answer anyone, and signed-in callers with
+    more: credentials are optional, but those sent must be valid (a bad token is refused,
+    not taken for anonymous). The route reads the caller with ``caller(request)``."""
+
+    def get_route_handler(self) -> Callable[[Request], Coroutine[Any, Any, Response]]:
+        handler = super().get_route_handler()
+
+        async def optional_sign_in_handler(request: Request) -> Response:
+            if has_credentials(request):
+                authenticate(request)
+            return await handler(request)
+
+        return optional_sign_in_handler
+
+
+def signed_in(request: Request) -> Principal:
+    """Return the caller of a ``SignedInRoute`` route, established before it ran."""
+    principal = getattr(request.state, "principal", None)
+    if not isinstance(principal, Principal):
+        raise RuntimeError(f"{request.url.path} is not served by a SignedInRoute")
+    return principal
+
+
+def caller(request: Request) -> Principal | None:
+    """Return the caller of an ``OptionalSignInRoute`` route: ``None`` when anonymous."""
+    principal: Principal | None = getattr(request.state, "principal", None)
+    return principal
 
 
 def audit_context(request: Request) -> AuditContext:

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import datetime as dt
+from typing import Any
 
 from pydantic import BaseModel, ConfigDict, Field, field_validator
 from pydantic_core import PydanticCustomError
@@ -92,10 +93,17 @@ class UserOut(BaseModel):
             second_factor=user.totp_secret is not None,
         )
 
-    @classmethod
-    def of_profile(cls, profile: Profile) -> UserOut:
-        fields = ("username", "full_name", "agency", "roles", "active", "second_factor")
-        return cls(**{name: getattr(profile, name) for name in fields})
+    @staticmethod
+    def document(profile: Profile) -> dict[str, Any]:
+        """Return the profile as this model's JSON document, for ``DocumentResponse``."""
+        return {
+            "username": profile.username,
+            "full_name": profile.full_name,
+            "agency": profile.agency,
+            "roles": profile.roles,
+            "active": profile.active,
+            "second_factor": profile.second_factor,
+        }
 
 
 class TokenOut(BaseModel):

@@ -12,7 +12,14 @@ from sqlalchemy import select
 from sqlalchemy.orm import Session
 
 from atalaya.accounts.authz import authorize
-from atalaya.accounts.deps import PrincipalDep, SessionDep, audit_context, audit_read, get_runtime
+from atalaya.accounts.deps import (
+    SessionDep,
+    SignedInRoute,
+    audit_context,
+    audit_read,
+    get_runtime,
+    signed_in,
+)
 from atalaya.alerts import exchange, service
 from atalaya.alerts.models import Alert
 from atalaya.alerts.schema import AlertCancel, AlertChange, AlertIn
@@ -21,7 +28,9 @@ from atalaya.records.service import get_incident, incident_scope
 from atalaya.web.pagination import MAX_LIMIT, Page, RowId, paginate
 from atalaya.web.problems import PROBLEM_RESPONSES
 
-router = APIRouter(prefix="/api/v1", tags=["alerts"], responses=PROBLEM_RESPONSES)
+router = APIRouter(
+    prefix="/api/v1", tags=["alerts"], responses=PROBLEM_RESPONSES, route_class=SignedInRoute
+)
 Uid = Annotated[str, Path(min_length=36, max_length=36, pattern=r"^[0-9a-f-]{36}$")]
 
 
@@ -107,11 +116,10 @@ async def alert_filter(
 
 
 @router.post("/alerts", status_code=201, response_model=AlertOut)
-async def issue_alert(
-    body: AlertIn, request: Request, principal: PrincipalDep, session: SessionDep
-) -> AlertOut:
+async def issue_alert(body: AlertIn, request: Request, session: SessionDep) -> AlertOut:
     """Issue an alert for your agency, owned by this node. Every broken rule comes back
     together."""
+    principal = signed_in(request)
     ctx = audit_context(request)
     alert = service.create_alert(session, ctx, principal, body, node_id(request, session))
     exchange.share(session, get_runtime(request).settings, alert, exchange.PUBLISH)
@@ -121,13 +129,13 @@ async def issue_alert(
 @router.get("/alerts", response_model=Page[AlertOut])
 async def list_alerts(
     request: Request,
-    principal: PrincipalDep,
     session: SessionDep,
     flt: Annotated[service.AlertFilter, Depends(alert_filter)],
     cursor: str | None = None,
     limit: Annotated[int, Query(ge=1, le=MAX_LIMIT)] = 50,
 ) -> Page[AlertOut]:
     """The alerts this node holds (issued here or received from peers), newest first."""
+    principal = signed_in(request)
     authorize(principal, "alert.read")
     page = paginate(session, service.listed(flt), Alert.id, cursor, limit, AlertOut.of)
     await audit_read(
@@ -137,10 +145,9 @@ async def list_alerts(
 
 
 @router.get("/alerts/{uid}", response_model=AlertDetailOut)
-async def read_alert(
-    uid: Uid, request: Request, principal: PrincipalDep, session: SessionDep
-) -> AlertDetailOut:
+async def read_alert(uid: Uid, request: Request, session: SessionDep) -> AlertDetailOut:
     """Read an alert and the records you may see that match it (audited)."""
+    principal = signed_in(request)
     authorize(principal, "alert.read")
     alert = service.get_alert(session, uid)
     matches = [
@@ -163,9 +170,10 @@ async def read_alert(
 
 @router.put("/alerts/{uid}", response_model=AlertOut)
 async def change_alert(
-    uid: Uid, body: AlertChange, request: Request, principal: PrincipalDep, session: SessionDep
+    uid: Uid, body: AlertChange, request: Request, session: SessionDep
 ) -> AlertOut:
     """Replace the content of an alert this node issued, giving the version you read."""
+    principal = signed_in(request)
     alert = service.get_alert(session, uid)
     content = AlertIn(**body.model_dump(exclude={"version"}))
     service.update_alert(session, audit_context(request), principal, alert, content, body.version)
@@ -175,9 +183,10 @@ async def change_alert(
 
 @router.post("/alerts/{uid}/cancel", response_model=AlertOut)
 async def cancel_alert(
-    uid: Uid, body: AlertCancel, request: Request, principal: PrincipalDep, session: SessionDep
+    uid: Uid, body: AlertCancel, request: Request, session: SessionDep
 ) -> AlertOut:
     """Cancel an alert this node issued; the peers that hold it are told."""
+    principal = signed_in(request)
     alert = service.get_alert(session, uid)
     ctx = audit_context(request)
     service.cancel_alert(session, ctx, principal, alert, body.reason, body.version)
@@ -186,10 +195,9 @@ async def cancel_alert(
 
 
 @router.post("/alerts/{uid}/acknowledge", response_model=AlertOut)
-async def acknowledge_alert(
-    uid: Uid, request: Request, principal: PrincipalDep, session: SessionDep
-) -> AlertOut:
+async def acknowledge_alert(uid: Uid, request: Request, session: SessionDep) -> AlertOut:
     """Acknowledge a deportation notice received from another node."""
+    principal = signed_in(request)
     alert = service.get_alert(session, uid)
     first = alert.acknowledged_at is None
     service.acknowledge(session, audit_context(request), principal, alert)
@@ -200,10 +208,11 @@ async def acknowledge_alert(
 
 @router.get("/incidents/{incident_id}/alerts", response_model=Page[AlertOut])
 async def alerts_on_incident(
-    incident_id: RowId, request: Request, principal: PrincipalDep, session: SessionDep
+    incident_id: RowId, request: Request, session: SessionDep
 ) -> Page[AlertOut]:
     """The active alerts that match something recorded in an incident you may see: a
     vehicle, firearm or document by identifier, a person by name and date of birth."""
+    principal = signed_in(request)
     incident = get_incident(session, incident_id)
     authorize(principal, "record.read", incident_scope(incident))
     authorize(principal, "alert.read")

@@ -9,14 +9,16 @@ from fastapi import APIRouter, Query, Request
 from pydantic import BaseModel
 
 from atalaya.accounts.authz import Principal, authorize
-from atalaya.accounts.deps import PrincipalDep, SessionDep, audit_read
+from atalaya.accounts.deps import SessionDep, SignedInRoute, audit_read, signed_in
 from atalaya.audit import service as audit
 from atalaya.audit.models import AuditEntry
 from atalaya.db import as_utc
 from atalaya.web.pagination import MAX_LIMIT, Page, paginate
 from atalaya.web.problems import PROBLEM_RESPONSES
 
-router = APIRouter(prefix="/api/v1", tags=["audit"], responses=PROBLEM_RESPONSES)
+router = APIRouter(
+    prefix="/api/v1", tags=["audit"], responses=PROBLEM_RESPONSES, route_class=SignedInRoute
+)
 
 
 class AuditEntryOut(BaseModel):
@@ -66,7 +68,6 @@ def is_country_wide(principal: Principal) -> bool:
 @router.get("/audit", response_model=Page[AuditEntryOut])
 async def list_audit(
     request: Request,
-    principal: PrincipalDep,
     session: SessionDep,
     actor: str | None = None,
     action: str | None = None,
@@ -79,6 +80,7 @@ async def list_audit(
     limit: Annotated[int, Query(ge=1, le=MAX_LIMIT)] = 100,
 ) -> Page[AuditEntryOut]:
     """List audit entries inside the auditor's jurisdiction, newest first."""
+    principal = signed_in(request)
     authorize(principal, "audit.read")
     flt = audit.AuditFilter(
         actor, action, object_type, object_id, outcome, as_utc(since), as_utc(until)

@@ -12,7 +12,14 @@ from fastapi import APIRouter, Path, Query, Request, Response
 from pydantic import BaseModel, Field
 from sqlalchemy import select
 
-from atalaya.accounts.deps import PrincipalDep, SessionDep, audit_context, audit_read, get_runtime
+from atalaya.accounts.deps import (
+    SessionDep,
+    SignedInRoute,
+    audit_context,
+    audit_read,
+    get_runtime,
+    signed_in,
+)
 from atalaya.db import utcnow
 from atalaya.errors import DomainError
 from atalaya.federation import hit_index, hit_queries, inbox, node
@@ -23,11 +30,14 @@ from atalaya.records.service import get_incident
 from atalaya.web.pagination import MAX_LIMIT, Page, paginate
 from atalaya.web.problems import PROBLEM_RESPONSES
 
-router = APIRouter(tags=["hits"], responses=PROBLEM_RESPONSES)
+# Peers ask at HITS_PATH, proving who they are by signature; users of this node ask
+# under /api/v1/hits, signed in.
+peer_router = APIRouter(tags=["hits"], responses=PROBLEM_RESPONSES)
+router = APIRouter(tags=["hits"], responses=PROBLEM_RESPONSES, route_class=SignedInRoute)
 QueryId = Annotated[str, Path(min_length=36, max_length=36, pattern=r"^[0-9a-f-]{36}$")]
 
 
-@router.post(
+@peer_router.post(
     hit_queries.HITS_PATH,
     response_class=Response,
     responses={200: {"content": {hit_queries.ENVELOPE_MEDIA_TYPE: {}}}},
@@ -99,11 +109,10 @@ class HitAnswersOut(BaseModel):
 
 
 @router.post("/api/v1/hits", response_model=HitAnswersOut)
-async def ask_peers(
-    body: HitQueryIn, request: Request, principal: PrincipalDep, session: SessionDep
-) -> HitAnswersOut:
+async def ask_peers(body: HitQueryIn, request: Request, session: SessionDep) -> HitAnswersOut:
     """Ask peers whether they hold a record of this identifier or person: each answers
     hit (with references) or no hit. Only a blinded value leaves this node."""
+    principal = signed_in(request)
     settings = get_runtime(request).settings
     question = Question(
         body.type, body.purpose, body.value, body.given_names, body.surnames, body.date_of_birth
@@ -138,11 +147,11 @@ async def follow_up(
     query_id: QueryId,
     body: FollowupIn,
     request: Request,
-    principal: PrincipalDep,
     session: SessionDep,
 ) -> FollowupOut:
     """Ask the peer that answered a hit to follow it up: a signed ``hit.followup``
     is queued for it. Asking again changes nothing."""
+    principal = signed_in(request)
     settings = get_runtime(request).settings
     row = hit_queries.follow_up(
         session, settings, audit_context(request), principal, query_id, body.reference
@@ -168,10 +177,9 @@ class WatchOut(BaseModel):
 
 
 @router.post("/api/v1/hits/watches", status_code=201, response_model=WatchOut)
-async def watch_incident(
-    body: WatchIn, request: Request, principal: PrincipalDep, session: SessionDep
-) -> WatchOut:
+async def watch_incident(body: WatchIn, request: Request, session: SessionDep) -> WatchOut:
     """Ask to be told when a peer's query hits one of your agency's incidents."""
+    principal = signed_in(request)
     incident = get_incident(session, body.incident_id)
     found = hit_index.watch(session, audit_context(request), principal, incident)
     return WatchOut(
@@ -194,12 +202,12 @@ class NotificationOut(BaseModel):
 @router.get("/api/v1/hits/notifications", response_model=Page[NotificationOut])
 async def list_notifications(
     request: Request,
-    principal: PrincipalDep,
     session: SessionDep,
     cursor: str | None = None,
     limit: Annotated[int, Query(ge=1, le=MAX_LIMIT)] = 50,
 ) -> Page[NotificationOut]:
     """Your agency's notifications: peers' hits on watched incidents, and follow-ups."""
+    principal = signed_in(request)
     stmt = hit_index.notifications_for(principal)
     peers = {id: name for id, name in session.execute(select(Peer.id, Peer.node_id))}
 

@@ -13,7 +13,7 @@ from sqlalchemy import func, select
 from sqlalchemy.orm import Session
 
 from atalaya.accounts.authz import authorize
-from atalaya.accounts.deps import PrincipalDep, SessionDep
+from atalaya.accounts.deps import SessionDep, SignedInRoute, signed_in
 from atalaya.accounts.views import WebPrincipal
 from atalaya.db import utcnow
 from atalaya.federation.models import (
@@ -26,7 +26,9 @@ from atalaya.federation.models import (
 from atalaya.web.pages import render
 from atalaya.web.problems import PROBLEM_RESPONSES
 
-router = APIRouter(responses=PROBLEM_RESPONSES)
+# The page is for signed-in browsers (``WebPrincipal``); the API for signed-in callers.
+pages = APIRouter(responses=PROBLEM_RESPONSES)
+router = APIRouter(responses=PROBLEM_RESPONSES, route_class=SignedInRoute)
 
 
 @dataclass(frozen=True)
@@ -125,15 +127,16 @@ class PeerQueuesPage(BaseModel):
 
 
 @router.get("/api/v1/federation/peers", tags=["federation"], response_model=PeerQueuesPage)
-async def list_peer_queues(principal: PrincipalDep, session: SessionDep) -> PeerQueuesPage:
+async def list_peer_queues(request: Request, session: SessionDep) -> PeerQueuesPage:
     """Each peer's delivery: queue depth, failures, attempts of the oldest pending
     envelope, last success, last error and circuit breaker."""
+    principal = signed_in(request)
     authorize(principal, "federation.read")
     items = [PeerQueueOut(**asdict(q)) for q in peer_queues(session, utcnow())]
     return PeerQueuesPage(items=items, total=len(items))
 
 
-@router.get("/admin/federation", include_in_schema=False)
+@pages.get("/admin/federation", include_in_schema=False)
 async def peer_queues_page(
     request: Request, principal: WebPrincipal, session: SessionDep
 ) -> Response:

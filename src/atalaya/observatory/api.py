@@ -7,14 +7,7 @@ from typing import Annotated, Any
 from fastapi import APIRouter, Depends, Path, Query, Request, Response
 from pydantic import BaseModel
 
-from atalaya.accounts.authz import Principal
-from atalaya.accounts.deps import (
-    SESSION_COOKIE,
-    SessionDep,
-    audit_read,
-    bearer_token,
-    current_principal,
-)
+from atalaya.accounts.deps import OptionalSignInRoute, SessionDep, audit_read, caller
 from atalaya.db import utcnow
 from atalaya.observatory import exports, sdmx
 from atalaya.observatory.models import TOTAL
@@ -34,18 +27,13 @@ from atalaya.web.language import request_language
 from atalaya.web.pagination import MAX_LIMIT, Page, decode_cursor, encode_cursor
 from atalaya.web.problems import PROBLEM_RESPONSES
 
-router = APIRouter(prefix="/api/v1", tags=["observatory"], responses=PROBLEM_RESPONSES)
-
-
-async def caller(request: Request) -> Principal | None:
-    """Return who is asking, or ``None`` for an anonymous caller. Credentials, when sent,
-    must be valid: a bad token is refused, not taken for anonymous."""
-    if bearer_token(request) is None and SESSION_COOKIE not in request.cookies:
-        return None
-    return await current_principal(request)
-
-
-CallerDep = Annotated[Principal | None, Depends(caller)]
+# Indicators are public; signed-in callers see more of them (``caller(request)``).
+router = APIRouter(
+    prefix="/api/v1",
+    tags=["observatory"],
+    responses=PROBLEM_RESPONSES,
+    route_class=OptionalSignInRoute,
+)
 Code = Annotated[str | None, Query(max_length=40)]
 Breakdown = Annotated[str, Query(max_length=20)]
 
@@ -86,7 +74,6 @@ QueryDep = Annotated[IndicatorQuery, Depends(indicator_query)]
 async def list_indicators(
     request: Request,
     session: SessionDep,
-    who: CallerDep,
     q: QueryDep,
     cursor: str | None = None,
     limit: Annotated[int, Query(ge=1, le=MAX_LIMIT)] = 100,
@@ -94,6 +81,7 @@ async def list_indicators(
     """Indicator values rolled up to the ICCS code, area and period asked for, with rates
     per 100,000. Anonymous callers see published series only; signed-in users with
     ``stats.read_unpublished`` also see the unpublished ones of their jurisdiction."""
+    who = caller(request)
     values = indicator_values(session, q, Visibility.of(who))
     start = decode_cursor(cursor) if cursor else 0
     language = request_language(request)
@@ -117,7 +105,6 @@ async def list_indicators(
 async def export_indicators(
     request: Request,
     session: SessionDep,
-    who: CallerDep,
     q: QueryDep,
     format: Annotated[str, Query(max_length=10)] = "csv",
 ) -> Response:
@@ -125,6 +112,7 @@ async def export_indicators(
     them) as a file: ``csv``, ``xlsx``, ``sdmx-csv`` (SDMX-CSV 1.0) or ``sdmx-json``
     (SDMX-JSON 1.0 data message), each naming the sources and vintages of its values.
     Labels come in the caller's language. An export by a signed-in user is audited."""
+    who = caller(request)
     kind = exports.check_format(format)
     values = indicator_values(session, q, Visibility.of(who))
     body = exports.export(session, values, format, request_language(request), q)
@@ -157,9 +145,10 @@ class PlansPage(BaseModel):
 
 
 @router.get("/plans", response_model=PlansPage)
-async def list_plans(session: SessionDep, who: CallerDep) -> PlansPage:
+async def list_plans(session: SessionDep, request: Request) -> PlansPage:
     """National plans with their targets: published plans whose series are all published
     for anyone; the others for users with ``stats.read`` in the plan's country."""
+    who = caller(request)
     found = readable_plans(session, who)
     items = [PlanOut.of(p, targets_of(session, p)) for p in found]
     return PlansPage(items=items, total=len(items))
@@ -169,12 +158,12 @@ async def list_plans(session: SessionDep, who: CallerDep) -> PlansPage:
 async def plan_progress(
     request: Request,
     session: SessionDep,
-    who: CallerDep,
     code: Annotated[str, Path(max_length=40)],
     year: Annotated[int | None, Query(ge=1900, le=2200)] = None,
 ) -> PlanProgressOut:
     """A plan's progress (see docs/observatory.md). A plan the caller may not read is
     answered as one that does not exist (404, ``OBS-118``)."""
+    who = caller(request)
     plan = readable_plan(session, code, who)
     visibility = Visibility.of(who) if who is not None else PUBLIC
     return progress_out(session, plan, visibility, request_language(request), year)
@@ -188,7 +177,7 @@ class ReconciliationPage(BaseModel):
 @router.get("/indicators/reconciliation", response_model=ReconciliationPage)
 async def reconciliation(
     session: SessionDep,
-    who: CallerDep,
+    request: Request,
     area: Code = None,
     year: Annotated[list[int] | None, Query(max_length=50)] = None,
     iccs: Annotated[str, Query(max_length=6)] = HOMICIDE,
@@ -199,6 +188,7 @@ async def reconciliation(
     """Police and health homicide victims per area and year side by side, with their ratio
     (police over health) and whether it lies outside the band ``low`` to ``high``; never
     added together (see docs/observatory.md). The same visibility as ``/indicators``."""
+    who = caller(request)
     found = reconcile(
         session, Visibility.of(who), area, year or (), iccs, (low, high), by_area=by_area
     )

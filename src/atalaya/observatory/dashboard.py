@@ -29,7 +29,7 @@ from sqlalchemy import or_, select
 from sqlalchemy.orm import Session
 
 from atalaya.accounts.authz import Principal
-from atalaya.accounts.deps import SESSION_COOKIE, SessionDep, bearer_token, current_principal
+from atalaya.accounts.deps import SessionDep, authenticate, has_credentials
 from atalaya.classification import iccs
 from atalaya.errors import DomainError, message_for
 from atalaya.geo.models import Area
@@ -256,10 +256,10 @@ async def visitor(request: Request) -> Principal | None:
     """Return the signed-in user, or ``None`` for anyone else. The page is public: a
     session that has expired or still owes its second factor reads it as anyone does,
     rather than being sent to sign in."""
-    if bearer_token(request) is None and SESSION_COOKIE not in request.cookies:
+    if not has_credentials(request):
         return None
     try:
-        return await current_principal(request)
+        return authenticate(request)
     except DomainError as error:
         if error.code.startswith("AUTH-"):
             return None

@@ -9,7 +9,13 @@ from fastapi import APIRouter, Depends, Query, Request
 from pydantic import BaseModel
 
 from atalaya.accounts.authz import authorize
-from atalaya.accounts.deps import PrincipalDep, SessionDep, audit_context, audit_read
+from atalaya.accounts.deps import (
+    SessionDep,
+    SignedInRoute,
+    audit_context,
+    audit_read,
+    signed_in,
+)
 from atalaya.db import as_utc
 from atalaya.records import appearances, persons, service, things
 from atalaya.records.appearances import PersonAppearances, ThingAppearances
@@ -26,7 +32,9 @@ from atalaya.records.summary import GroupBy, summarise
 from atalaya.web.pagination import MAX_LIMIT, Page, RowId, paginate
 from atalaya.web.problems import PROBLEM_RESPONSES
 
-router = APIRouter(prefix="/api/v1", tags=["records"], responses=PROBLEM_RESPONSES)
+router = APIRouter(
+    prefix="/api/v1", tags=["records"], responses=PROBLEM_RESPONSES, route_class=SignedInRoute
+)
 
 
 async def incident_filter(
@@ -112,10 +120,9 @@ class VersionOut(BaseModel):
 
 
 @router.post("/incidents", status_code=201, response_model=IncidentOut)
-async def record_incident(
-    body: IncidentIn, request: Request, principal: PrincipalDep, session: SessionDep
-) -> IncidentOut:
+async def record_incident(body: IncidentIn, request: Request, session: SessionDep) -> IncidentOut:
     """Record an incident for your agency. All broken rules come back together."""
+    principal = signed_in(request)
     incident = service.create_incident(session, audit_context(request), principal, body)
     return IncidentOut.of(incident)
 
@@ -137,13 +144,13 @@ class SummaryOut(BaseModel):
 @router.get("/incidents/summary", response_model=SummaryOut)
 async def summarise_incidents(
     request: Request,
-    principal: PrincipalDep,
     session: SessionDep,
     by: GroupBy,
     flt: FilterDep,
 ) -> SummaryOut:
     """Counts of incidents, offences and victims by area, month, ICCS code, victims' sex
     or age group, or weapon, with the list's filters and within what you may see."""
+    principal = signed_in(request)
     authorize(principal, "record.read")
     if flt.text:
         authorize(principal, "record.search")
@@ -156,10 +163,9 @@ async def summarise_incidents(
 
 
 @router.get("/incidents/{incident_id}", response_model=IncidentOut)
-async def read_incident(
-    incident_id: RowId, request: Request, principal: PrincipalDep, session: SessionDep
-) -> IncidentOut:
+async def read_incident(incident_id: RowId, request: Request, session: SessionDep) -> IncidentOut:
     """Read an incident; a read of the persons in it is audited."""
+    principal = signed_in(request)
     incident = service.get_incident(session, incident_id)
     authorize(principal, "record.read", service.incident_scope(incident))
     out = IncidentOut.of(incident)
@@ -178,10 +184,10 @@ async def update_incident(
     incident_id: RowId,
     body: IncidentIn,
     request: Request,
-    principal: PrincipalDep,
     session: SessionDep,
 ) -> IncidentOut:
     """Replace the incident's content; the previous version stays in its history."""
+    principal = signed_in(request)
     incident = service.get_incident(session, incident_id)
     service.update_incident(session, audit_context(request), principal, incident, body)
     return IncidentOut.of(incident)
@@ -189,9 +195,10 @@ async def update_incident(
 
 @router.get("/incidents/{incident_id}/history", response_model=list[VersionOut])
 async def incident_history(
-    incident_id: RowId, request: Request, principal: PrincipalDep, session: SessionDep
+    incident_id: RowId, request: Request, session: SessionDep
 ) -> list[VersionOut]:
     """Every version of the incident: who changed it, when, and what it then said."""
+    principal = signed_in(request)
     incident = service.get_incident(session, incident_id)
     authorize(principal, "record.read", service.incident_scope(incident))
     versions = service.history(session, incident)
@@ -211,13 +218,13 @@ async def incident_history(
 @router.get("/incidents", response_model=Page[IncidentOut])
 async def list_incidents(
     request: Request,
-    principal: PrincipalDep,
     session: SessionDep,
     flt: FilterDep,
     cursor: str | None = None,
     limit: Annotated[int, Query(ge=1, le=MAX_LIMIT)] = 50,
 ) -> Page[IncidentOut]:
     """List the incidents you may see, newest first, filtered; persons read are audited."""
+    principal = signed_in(request)
     authorize(principal, "record.read")
     if flt.text:
         authorize(principal, "record.search")
@@ -258,12 +265,12 @@ def _thing_hits(hits: list[things.Hit], model: type[BaseModel]) -> Page[ThingHit
 @router.get("/vehicles", response_model=Page[ThingHit])
 async def search_vehicles(
     request: Request,
-    principal: PrincipalDep,
     session: SessionDep,
     plate: Annotated[str | None, Query(max_length=20)] = None,
     vin: Annotated[str | None, Query(max_length=40)] = None,
 ) -> Page[ThingHit]:
     """Every incident you may see that records this plate or VIN (written any way)."""
+    principal = signed_in(request)
     authorize(principal, "record.read")
     hits = things.find_vehicles(session, principal, plate=plate, vin=vin)
     await audit_read(
@@ -278,11 +285,11 @@ async def search_vehicles(
 @router.get("/firearms", response_model=Page[ThingHit])
 async def search_firearms(
     request: Request,
-    principal: PrincipalDep,
     session: SessionDep,
     serial: Annotated[str, Query(min_length=1, max_length=60)],
 ) -> Page[ThingHit]:
     """Every incident you may see that records a firearm with this serial number."""
+    principal = signed_in(request)
     authorize(principal, "record.read")
     hits = things.find_firearms(session, principal, serial=serial)
     await audit_read(
@@ -297,12 +304,12 @@ async def search_firearms(
 @router.get("/documents", response_model=Page[ThingHit])
 async def search_documents(
     request: Request,
-    principal: PrincipalDep,
     session: SessionDep,
     number: Annotated[str, Query(min_length=1, max_length=60)],
     issuing_country: Annotated[str | None, Query(pattern=r"^[A-Z]{2}$")] = None,
 ) -> Page[ThingHit]:
     """Every incident you may see that records an identity document with this number."""
+    principal = signed_in(request)
     authorize(principal, "record.read")
     hits = things.find_documents(session, principal, number=number, issuing_country=issuing_country)
     await audit_read(
@@ -327,7 +334,6 @@ class PersonHitOut(BaseModel):
 @router.get("/persons", response_model=Page[PersonHitOut])
 async def search_persons(
     request: Request,
-    principal: PrincipalDep,
     session: SessionDep,
     surnames: Annotated[str, Query(min_length=1, max_length=200)],
     given_names: Annotated[str, Query(max_length=200)] = "",
@@ -338,6 +344,7 @@ async def search_persons(
 ) -> Page[PersonHitOut]:
     """Persons in the incidents you may see whose name matches, scored, with the reasons:
     surnames in either order or only one, particles, accents, spelling variants, typos."""
+    principal = signed_in(request)
     authorize(principal, "record.read")
     query = persons.PersonQuery(given_names, surnames, date_of_birth, sex, nationality, threshold)
     hits = persons.find_persons(session, principal, query)
@@ -420,12 +427,11 @@ class PersonOut(BaseModel):
 
 
 @router.get("/persons/{person_id}", response_model=PersonOut)
-async def read_person(
-    person_id: RowId, request: Request, principal: PrincipalDep, session: SessionDep
-) -> PersonOut:
+async def read_person(person_id: RowId, request: Request, session: SessionDep) -> PersonOut:
     """A person as recorded in an incident (``id`` as in search results), and the other
     records of the same person in the incidents you may see, each scored with the
     reasons. Not found unless the person's incident is one you may see; audited."""
+    principal = signed_in(request)
     found = appearances.of_person(session, principal, person_id)
     out = PersonOut.of(found)
     await audit_read(
@@ -484,10 +490,11 @@ async def _audit_thing(request: Request, kind: str, found: ThingAppearances) -> 
 
 @router.get("/vehicles/{vehicle_id}", response_model=ThingOut[VehicleIn])
 async def read_vehicle(
-    vehicle_id: RowId, request: Request, principal: PrincipalDep, session: SessionDep
+    vehicle_id: RowId, request: Request, session: SessionDep
 ) -> ThingOut[VehicleIn]:
     """A vehicle as recorded in an incident, and the other records with its VIN, or its
     plate in the same area, in the incidents you may see; audited."""
+    principal = signed_in(request)
     found = appearances.of_vehicle(session, principal, vehicle_id)
     out = _thing_out(found, VehicleIn)
     await _audit_thing(request, "vehicle", found)
@@ -496,10 +503,11 @@ async def read_vehicle(
 
 @router.get("/firearms/{firearm_id}", response_model=ThingOut[FirearmIn])
 async def read_firearm(
-    firearm_id: RowId, request: Request, principal: PrincipalDep, session: SessionDep
+    firearm_id: RowId, request: Request, session: SessionDep
 ) -> ThingOut[FirearmIn]:
     """A firearm as recorded in an incident, and the other records with its serial number
     in the incidents you may see; audited."""
+    principal = signed_in(request)
     found = appearances.of_firearm(session, principal, firearm_id)
     out = _thing_out(found, FirearmIn)
     await _audit_thing(request, "firearm", found)
@@ -508,10 +516,11 @@ async def read_firearm(
 
 @router.get("/documents/{document_id}", response_model=ThingOut[DocumentIn])
 async def read_document(
-    document_id: RowId, request: Request, principal: PrincipalDep, session: SessionDep
+    document_id: RowId, request: Request, session: SessionDep
 ) -> ThingOut[DocumentIn]:
     """An identity document as recorded in an incident, and the other records with its
     number (and issuing country) in the incidents you may see; audited."""
+    principal = signed_in(request)
     found = appearances.of_document(session, principal, document_id)
     out = _thing_out(found, DocumentIn)
     await _audit_thing(request, "document", found)
