@@ -208,8 +208,15 @@ def free_port() -> int:
 
 
 @pytest.fixture
-def live_server(cli_env: Settings) -> Iterator[str]:
-    """Start ``atalaya serve --workers 2`` on a free port; yield its URL; stop it after."""
+def server_log(tmp_path: Path) -> Path:
+    """Where ``live_server`` writes its standard error (its log)."""
+    return tmp_path / "serve.log"
+
+
+@pytest.fixture
+def live_server(cli_env: Settings, server_log: Path) -> Iterator[str]:
+    """Start ``atalaya serve --workers 2`` on a free port; yield its URL; stop it after.
+    Its log goes to ``server_log``."""
     import subprocess
     import sys
     import time
@@ -217,10 +224,11 @@ def live_server(cli_env: Settings) -> Iterator[str]:
     import httpx
 
     port = free_port()
+    log = server_log.open("wb")
     process = subprocess.Popen(
         [sys.executable, "-m", "atalaya", "serve", "--port", str(port), "--workers", "2"],
         stdout=subprocess.DEVNULL,
-        stderr=subprocess.PIPE,
+        stderr=log,
     )
     url = f"http://127.0.0.1:{port}"
     try:
@@ -233,8 +241,9 @@ def live_server(cli_env: Settings) -> Iterator[str]:
                 time.sleep(0.2)
         else:
             process.terminate()
-            raise RuntimeError(f"server did not start: {process.stderr.read().decode()[-2000:]}")  # type: ignore[union-attr]
+            raise RuntimeError(f"server did not start: {server_log.read_text()[-2000:]}")
         yield url
     finally:
         process.terminate()
         process.wait(timeout=20)
+        log.close()

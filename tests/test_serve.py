@@ -4,6 +4,8 @@ across processes, because they live in the database."""
 from __future__ import annotations
 
 import re
+import time
+from pathlib import Path
 
 import httpx
 import pytest
@@ -22,6 +24,26 @@ def test_a_web_session_works_whichever_worker_answers(live_server: str) -> None:
         assert client.post("/login", data=data).status_code == 303
         for _ in range(20):
             assert client.get("/api/v1/me").json()["username"] == "alice"
+
+
+def test_every_worker_logs_each_request_with_its_request_id(
+    live_server: str, server_log: Path
+) -> None:
+    # A connection each, so that both workers answer some.
+    ids = {httpx.get(f"{live_server}/healthz").headers["x-request-id"] for _ in range(40)}
+    deadline = time.monotonic() + 10
+    while time.monotonic() < deadline:
+        logged = set(
+            re.findall(
+                r"INFO \[([0-9a-f]{32})\] atalaya.access: GET /healthz 200", server_log.read_text()
+            )
+        )
+        if ids <= logged:
+            break
+        time.sleep(0.2)
+    assert ids <= logged
+    workers = set(re.findall(r"Started server process \[(\d+)\]", server_log.read_text()))
+    assert len(workers) == 2
 
 
 def test_failed_sign_ins_are_counted_across_workers(live_server: str) -> None:

@@ -27,7 +27,7 @@ from atalaya.records import views as records_views
 from atalaya.runtime import Runtime
 from atalaya.settings import Settings
 from atalaya.web import problems
-from atalaya.web.middleware import RequestMiddleware
+from atalaya.web.middleware import RequestMiddleware, configure_logging
 
 STATIC_DIR = Path(__file__).parent / "web" / "static"
 
@@ -92,7 +92,12 @@ def mount_routes(app: FastAPI, router: APIRouter) -> None:
 
 
 def app_from_environment() -> FastAPI:
-    """Return the application configured from ``ATALAYA_*`` variables (for ``serve``)."""
+    """Return the application configured from ``ATALAYA_*`` variables (for ``serve``).
+
+    Each worker process calls it, so each sets up its own logging: a worker started by
+    ``serve --workers N`` is a fresh interpreter that inherits none.
+    """
+    configure_logging()
     app = create_app(Settings())
     # What exists now (modules, routes, models, compiled statements) lives as long as the
     # worker: move it out of the collector's sight, so that a full collection, which
