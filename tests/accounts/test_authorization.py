@@ -10,6 +10,7 @@ from fastapi.testclient import TestClient
 from atalaya.accounts.authz import Principal, Scope, authorize
 from atalaya.accounts.deps import OptionalSignInRoute, SignedInRoute, signed_in
 from atalaya.accounts.models import AgencyLevel, Role
+from atalaya.accounts.schemas import UserOut
 from atalaya.errors import DomainError
 from test_app import assert_problem
 
@@ -188,6 +189,20 @@ def test_the_state_supervisor_reads_profiles_in_the_state_only(client: TestClien
 def test_everyone_reads_their_own_profile(client: TestClient, auth) -> None:  # type: ignore[no-untyped-def]
     for name in ("alice", "bob", "charlie", "auditor"):
         assert client.get(f"/api/v1/users/{name}", headers=auth(name)).json()["username"] == name
+
+
+def test_a_profile_document_is_the_user_model_as_the_lists_give_it(
+    client: TestClient, auth
+) -> None:  # type: ignore[no-untyped-def]
+    """``DocumentResponse`` profiles match what FastAPI makes of ``UserOut`` elsewhere."""
+    headers = auth("diana")
+    read = client.get("/api/v1/users/alice", headers=headers)
+    assert read.headers["content-type"] == "application/json"
+    listed = client.get("/api/v1/users", headers=headers).json()["items"]
+    assert read.json() == next(u for u in listed if u["username"] == "alice")
+    assert UserOut.model_validate_json(read.content).model_dump() == read.json()
+    me = client.get("/api/v1/me", headers=auth("alice"))
+    assert me.content == client.get("/api/v1/users/alice", headers=auth("alice")).content
 
 
 def test_the_auditor_reads_the_log_but_changes_nothing(client: TestClient, auth) -> None:  # type: ignore[no-untyped-def]

@@ -8,13 +8,13 @@ from collections.abc import Callable, Coroutine
 from typing import Any
 
 import pytest
-from sqlalchemy import Connection, select, text
+from sqlalchemy import Connection, func, select, text
 from sqlalchemy.exc import DBAPIError
 from sqlalchemy.orm import Session
 from typer.testing import CliRunner
 
 from atalaya.audit import service as audit
-from atalaya.audit.models import AuditEntry
+from atalaya.audit.models import ArchivedAuditEntry, AuditEntry, AuditHead, RecentAuditEntry
 from atalaya.cli import app as cli
 from atalaya.db import Database
 from atalaya.settings import Settings
@@ -47,7 +47,13 @@ def test_the_database_refuses_updates_and_deletes_of_entries(
     session: Session, connection: Connection
 ) -> None:
     write_entries(session, 1)
-    for statement in ("UPDATE audit_entries SET action = 'x'", "DELETE FROM audit_entries"):
+    audit.archive(session.connection())
+    write_entries(session, 1)
+    for statement in (
+        "UPDATE audit_entries SET action = 'x'",
+        "DELETE FROM audit_entries",
+        "UPDATE audit_recent SET action = 'x'",
+    ):
         savepoint = connection.begin_nested()
         with pytest.raises(DBAPIError, match="append-only"):
             connection.execute(text(statement))
@@ -60,17 +66,34 @@ def drop_guards(connection: Connection) -> None:
     if connection.dialect.name == "sqlite":
         connection.execute(text("DROP TRIGGER audit_entries_no_update"))
         connection.execute(text("DROP TRIGGER audit_entries_no_delete"))
+        connection.execute(text("DROP TRIGGER audit_recent_no_update"))
     else:
         connection.execute(
             text("ALTER TABLE audit_entries DISABLE TRIGGER audit_entries_append_only")
         )
+        connection.execute(
+            text("ALTER TABLE audit_recent DISABLE TRIGGER audit_recent_append_only")
+        )
 
 
-def test_an_altered_entry_is_named(session: Session, connection: Connection) -> None:
-    entries = write_entries(session, 3)
+# Entries are tampered with where they lie: still recent, or moved into the archive.
+WHERE = pytest.mark.parametrize("table", ["audit_recent", "audit_entries"])
+
+
+def written(session: Session, n: int, table: str) -> list[dict]:  # type: ignore[type-arg]
+    entries = write_entries(session, n)
+    if table == "audit_entries":
+        audit.archive(session.connection())
+        session.commit()
+    return entries
+
+
+@WHERE
+def test_an_altered_entry_is_named(session: Session, connection: Connection, table: str) -> None:
+    entries = written(session, 3, table)
     drop_guards(connection)
     connection.execute(
-        text("UPDATE audit_entries SET object_id = 'forged' WHERE seq = :s"),
+        text(f"UPDATE {table} SET object_id = 'forged' WHERE seq = :s"),
         {"s": entries[1]["seq"]},
     )
     session.expire_all()
@@ -80,35 +103,82 @@ def test_an_altered_entry_is_named(session: Session, connection: Connection) -> 
     assert "altered" in (result.problem or "")
 
 
-def test_a_removed_entry_is_found(session: Session, connection: Connection) -> None:
-    entries = write_entries(session, 3)
+@WHERE
+def test_a_removed_entry_is_found(session: Session, connection: Connection, table: str) -> None:
+    entries = written(session, 3, table)
     drop_guards(connection)
-    connection.execute(text("DELETE FROM audit_entries WHERE seq = :s"), {"s": entries[1]["seq"]})
+    connection.execute(text(f"DELETE FROM {table} WHERE seq = :s"), {"s": entries[1]["seq"]})
     session.expire_all()
     result = audit.verify(session)
     assert not result.ok and result.broken_seq == entries[2]["seq"]
 
 
-def test_a_removed_tail_is_found(session: Session, connection: Connection) -> None:
-    entries = write_entries(session, 2)
+@WHERE
+def test_a_removed_tail_is_found(session: Session, connection: Connection, table: str) -> None:
+    entries = written(session, 2, table)
     drop_guards(connection)
-    connection.execute(text("DELETE FROM audit_entries WHERE seq = :s"), {"s": entries[-1]["seq"]})
+    connection.execute(text(f"DELETE FROM {table} WHERE seq = :s"), {"s": entries[-1]["seq"]})
     session.expire_all()
     assert not audit.verify(session).ok
 
 
-def test_an_inserted_entry_is_found(session: Session, connection: Connection) -> None:
-    entries = write_entries(session, 2)
+@WHERE
+def test_an_inserted_entry_is_found(session: Session, connection: Connection, table: str) -> None:
+    entries = written(session, 2, table)
     last = entries[-1]["seq"]
     drop_guards(connection)
-    connection.execute(text("UPDATE audit_entries SET seq = seq + 1 WHERE seq = :s"), {"s": last})
+    connection.execute(text(f"UPDATE {table} SET seq = seq + 1 WHERE seq = :s"), {"s": last})
     forged = {c: entries[0][c] for c in audit.HASHED_FIELDS if c != "seq"}
     forged |= {"seq": last, "action": "forged", "hash": "0" * 64}
-    session.add(AuditEntry(**forged))
+    model = ArchivedAuditEntry if table == "audit_entries" else RecentAuditEntry
+    session.add(model(**forged))
     session.flush()
     session.expire_all()
     result = audit.verify(session)
     assert not result.ok and result.broken_seq == last
+
+
+def test_an_entry_left_in_both_tables_is_found(session: Session, connection: Connection) -> None:
+    entries = write_entries(session, 3)
+    # A move that copied without deleting, or a copy put back: the sequence repeats.
+    connection.execute(
+        text(
+            "INSERT INTO audit_entries (seq, at, actor_type, action, outcome, detail, "
+            "prev_hash, hash) SELECT seq, at, actor_type, action, outcome, detail, "
+            "prev_hash, hash FROM audit_recent WHERE seq = :s"
+        ),
+        {"s": entries[1]["seq"]},
+    )
+    session.expire_all()
+    result = audit.verify(session)
+    assert not result.ok and result.broken_seq == entries[1]["seq"]
+
+
+def test_entries_move_to_the_archive_in_bulk_and_the_log_reads_the_same(
+    session: Session,
+) -> None:
+    before = session.scalar(select(func.count()).select_from(AuditEntry)) or 0
+    connection = session.connection()
+    audit.archive(connection)
+    drafts = [audit.draft(TEST_CONTEXT, "test.bulk", object_id=i) for i in range(10)]
+    first = audit.append(connection, drafts[:4], archive_every=6)
+    assert session.scalar(select(func.count()).select_from(RecentAuditEntry)) == 4
+    second = audit.append(connection, drafts[4:], archive_every=6)
+    # The second append took the recent entries past six: all ten moved, in order.
+    assert session.scalar(select(func.count()).select_from(RecentAuditEntry)) == 0
+    archived = session.scalars(
+        select(ArchivedAuditEntry.seq).order_by(ArchivedAuditEntry.seq.desc()).limit(10)
+    ).all()
+    assert sorted(archived) == [e["seq"] for e in first + second]
+    head = session.get(AuditHead, 1)
+    assert head is not None and head.archived_seq == head.seq == second[-1]["seq"]
+    third = audit.append(connection, drafts[:1], archive_every=6)
+    assert session.scalars(select(RecentAuditEntry.seq)).all() == [third[0]["seq"]]
+    assert session.scalar(select(func.count()).select_from(AuditEntry)) == before + 11
+    newest = session.scalars(select(AuditEntry).order_by(AuditEntry.seq.desc()).limit(3)).all()
+    assert [e.seq for e in newest] == [third[0]["seq"], second[-1]["seq"], second[-2]["seq"]]
+    assert newest[1].prev_hash == second[-2]["hash"]
+    assert audit.verify(session).ok
 
 
 def test_audit_verify_command_passes_then_fails_naming_the_entry(cli_env: Settings) -> None:
@@ -120,6 +190,7 @@ def test_audit_verify_command_passes_then_fails_naming_the_entry(cli_env: Settin
 
     engine = make_engine(cli_env)
     with engine.begin() as c:
+        audit.archive(c)
         drop_guards(c)
         c.execute(text("UPDATE audit_entries SET outcome = 'denied' WHERE seq = 3"))
     broken = runner.invoke(cli, ["audit", "verify"])

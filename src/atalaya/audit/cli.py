@@ -19,9 +19,7 @@ def verify() -> None:
     if result.ok:
         typer.echo(f"audit log intact: {result.checked} entries verified")
         return
-    where = f"entry {result.broken_seq}" + (
-        f" (row id {result.broken_id})" if result.broken_id else ""
-    )
+    where = f"entry {result.broken_seq}"
     typer.echo(f"AUD-101: the audit log is broken at {where}: {result.problem}", err=True)
     typer.echo(f"{result.checked} entries before it verified", err=True)
     raise typer.Exit(1)
