@@ -1,4 +1,5 @@
-"""FastAPI dependencies: the database session, who is asking, and CSRF checks.
+"""FastAPI dependencies and route classes: the database session, who is asking, and CSRF
+checks.
 
 Routes and dependencies are ``async`` and run their database work inline, on the
 worker's event loop: the queries are short, and a hand-off to a thread costs more
