@@ -144,7 +144,9 @@ class LineFormatter(logging.Formatter):
         if second != cached_second:
             text = time.strftime(self.default_time_format, self.converter(second))
             self._second = (second, text)  # one assignment: safe across threads
-        return self.default_msec_format % (text, record.msecs)
+        if self.default_msec_format:
+            return self.default_msec_format % (text, record.msecs)
+        return text
 
 
 def configure_logging(level: int = logging.INFO) -> None:
