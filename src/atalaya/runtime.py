@@ -10,7 +10,7 @@ from dataclasses import dataclass
 
 from atalaya.accounts.credentials import Credentials
 from atalaya.accounts.login import LoginPolicy
-from atalaya.accounts.profiles import HolderCache
+from atalaya.accounts.profiles import HolderCache, ProfileCache
 from atalaya.audit.service import AuditWriter
 from atalaya.db import Database
 from atalaya.settings import Settings
@@ -24,6 +24,7 @@ class Runtime:
     login_policy: LoginPolicy
     audit: AuditWriter
     holders: HolderCache
+    profiles: ProfileCache
 
     @classmethod
     def from_settings(cls, settings: Settings, db: Database | None = None) -> Runtime:
@@ -35,4 +36,5 @@ class Runtime:
             LoginPolicy.from_settings(settings),
             AuditWriter(db.writer),
             HolderCache(),
+            ProfileCache(),
         )

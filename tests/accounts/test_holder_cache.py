@@ -13,7 +13,7 @@ from sqlalchemy.orm import Session
 
 from atalaya.accounts import profiles
 from atalaya.accounts.models import CredentialEpoch
-from atalaya.accounts.profiles import HolderCache
+from atalaya.accounts.profiles import HolderCache, ProfileCache
 from atalaya.errors import DomainError
 from test_app import assert_problem
 
@@ -144,6 +144,8 @@ def test_the_cache_is_bounded(connection: Connection, token_for) -> None:  # typ
         "UPDATE api_tokens SET expires_at = expires_at",
         "UPDATE users SET username = username",
         "UPDATE users SET language = 'es'",
+        "UPDATE users SET full_name = 'Someone Else' WHERE username = 'alice'",
+        "UPDATE users SET totp_secret = 'x' WHERE username = 'alice'",
         "DELETE FROM user_roles WHERE role = 'auditor'",
         "UPDATE agencies SET level = level",
         "UPDATE areas SET path = path WHERE code = 'MX'",
@@ -162,7 +164,7 @@ def test_every_change_to_what_a_holder_is_made_of_bumps_the_epoch(
     "change",
     [
         "UPDATE users SET totp_last_step = 1",
-        "UPDATE users SET full_name = 'Someone Else' WHERE username = 'alice'",
+        "UPDATE users SET password_hash = password_hash",
         "UPDATE agencies SET name = 'Another name'",
         "UPDATE areas SET name = name WHERE code = 'MX'",
     ],
@@ -179,3 +181,114 @@ def test_reading_audited_data_leaves_the_epoch(client: TestClient, session: Sess
     for _ in range(3):
         assert client.get("/api/v1/users/alice", headers=headers).status_code == 200
     assert epoch(session) == before
+
+
+# Profiles (``profiles.ProfileCache``) ------------------------------------------------
+
+
+@pytest.fixture
+def profile_reads(monkeypatch: pytest.MonkeyPatch) -> list[str]:
+    """Record each read of a profile from its tables."""
+    calls: list[str] = []
+    original = profiles.user_profile
+
+    def spy(connection, username):  # type: ignore[no-untyped-def]
+        calls.append(username)
+        return original(connection, username)
+
+    monkeypatch.setattr(profiles, "user_profile", spy)
+    return calls
+
+
+def test_a_profile_is_read_once_while_nothing_changes(
+    connection: Connection, profile_reads: list[str]
+) -> None:
+    cache = ProfileCache()
+    first = cache.profile(connection, "alice")
+    assert cache.profile(connection, "alice") == first
+    assert first.username == "alice" and isinstance(first.roles, tuple)
+    assert profile_reads == ["alice"]
+
+
+@pytest.mark.parametrize(
+    ("change", "seen"),
+    [
+        (
+            "UPDATE users SET full_name = 'Alicia Otra' WHERE username = 'alice'",
+            lambda p: p.full_name == "Alicia Otra",
+        ),
+        (
+            "UPDATE users SET totp_secret = 'enrolled' WHERE username = 'alice'",
+            lambda p: p.second_factor,
+        ),
+        ("UPDATE users SET active = false WHERE username = 'alice'", lambda p: not p.active),
+        (
+            "INSERT INTO user_roles (user_id, role) SELECT id, 'analyst' FROM users "
+            "WHERE username = 'alice'",
+            lambda p: "analyst" in p.roles,
+        ),
+        (
+            "UPDATE agencies SET code = 'MX-NEW' WHERE code = 'MX-SSPM-JUA'",
+            lambda p: p.agency == "MX-NEW",
+        ),
+        (
+            "UPDATE users SET agency_id = (SELECT id FROM agencies WHERE code = 'MX-SSPC') "
+            "WHERE username = 'alice'",
+            lambda p: p.agency == "MX-SSPC",
+        ),
+        (
+            "UPDATE areas SET path = '/MX/MX-CHH/X/' WHERE code = 'MX-08-037'",
+            lambda p: p.scope.area_path == "/MX/MX-CHH/X/",
+        ),
+    ],
+)
+def test_every_change_to_a_profile_reaches_a_cached_one(
+    connection: Connection, change: str, seen
+) -> None:  # type: ignore[no-untyped-def]
+    cache = ProfileCache()
+    before = cache.profile(connection, "alice")
+    assert not seen(before)
+    connection.execute(text(change))
+    assert seen(cache.profile(connection, "alice"))
+
+
+def test_two_processes_profile_caches_both_see_a_change(connection: Connection) -> None:
+    one, two = ProfileCache(), ProfileCache()
+    one.profile(connection, "alice"), two.profile(connection, "alice")
+    connection.execute(text("UPDATE users SET full_name = 'A. H.' WHERE username = 'alice'"))
+    assert one.profile(connection, "alice").full_name == "A. H."
+    assert two.profile(connection, "alice").full_name == "A. H."
+
+
+def test_an_unknown_user_is_refused_and_not_kept(connection: Connection) -> None:
+    cache = ProfileCache()
+    with pytest.raises(DomainError) as refused:
+        cache.profile(connection, "nobody")
+    assert refused.value.code == "ACC-109"
+    assert "nobody" not in cache._entries
+
+
+def test_a_removed_user_is_forgotten(connection: Connection) -> None:
+    cache = ProfileCache()
+    cache.profile(connection, "alice")
+    connection.execute(text("UPDATE users SET username = 'alice2' WHERE username = 'alice'"))
+    with pytest.raises(DomainError):
+        cache.profile(connection, "alice")
+    assert "alice" not in cache._entries
+    assert cache.profile(connection, "alice2").username == "alice2"
+
+
+def test_the_profile_cache_is_bounded(connection: Connection) -> None:
+    cache = ProfileCache(size=2)
+    for name in ("alice", "bob", "charlie"):
+        cache.profile(connection, name)
+    assert len(cache._entries) == 2
+    assert cache.profile(connection, "alice").username == "alice"
+
+
+def test_the_api_shows_a_new_full_name_at_once(client: TestClient, session: Session, auth) -> None:  # type: ignore[no-untyped-def]
+    headers = auth("alice")
+    assert client.get("/api/v1/users/alice", headers=headers).json()["full_name"] != "Nueva"
+    run(session, "UPDATE users SET full_name = 'Nueva' WHERE username = 'alice'")
+    assert client.get("/api/v1/users/alice", headers=headers).json()["full_name"] == "Nueva"
+    assert client.get("/api/v1/me", headers=headers).json()["full_name"] == "Nueva"

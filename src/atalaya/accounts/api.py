@@ -18,11 +18,11 @@ from atalaya.accounts.deps import (
     audit_context,
     audit_read,
     committed_in_thread,
+    get_runtime,
     reader,
     signed_in,
 )
 from atalaya.accounts.models import ApiToken, User
-from atalaya.accounts.profiles import user_profile
 from atalaya.accounts.schemas import (
     AgencyCreate,
     AgencyOut,
@@ -80,7 +80,8 @@ async def me(request: Request) -> DocumentResponse:
     """Return the caller's own profile."""
     principal = signed_in(request)
     authorize(principal, "profile.read")
-    return DocumentResponse(UserOut.document(user_profile(reader(request), principal.username)))
+    profile = get_runtime(request).profiles.profile(reader(request), principal.username)
+    return DocumentResponse(UserOut.document(profile))
 
 
 @router.get("/agencies", response_model=Page[AgencyOut])
@@ -130,7 +131,7 @@ async def list_users(
 async def read_user(username: str, request: Request) -> DocumentResponse:
     """Read a user's profile (personal data: every read is audited)."""
     principal = signed_in(request)
-    profile = user_profile(reader(request), username)
+    profile = get_runtime(request).profiles.profile(reader(request), username)
     action = "profile.read" if profile.user_id == principal.user_id else "user.read"
     authorize(principal, action, profile.scope)
     await audit_read(request, "user.read", object_type="user", object_id=username)
