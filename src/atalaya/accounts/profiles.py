@@ -12,7 +12,9 @@ in every process.
 from __future__ import annotations
 
 import datetime as dt
+from collections.abc import Callable
 from dataclasses import dataclass
+from typing import Generic, TypeVar
 
 from sqlalchemy import Connection, bindparam, select
 
@@ -58,6 +60,9 @@ _PROFILE = Prepared(
 
 _EPOCH = Prepared(select(CredentialEpoch.value).where(CredentialEpoch.id == 1))
 
+K = TypeVar("K")
+V = TypeVar("V")
+
 
 def _roles(joined: str | None) -> list[str]:
     return sorted(joined.split(",")) if joined else []
@@ -92,7 +97,36 @@ def user_profile(connection: Connection | DirectConnection, username: str) -> Pr
     )
 
 
-class ProfileCache:
+class EpochCache(Generic[K, V]):
+    """Values this process has looked up, each kept with the credential epoch read
+    *before* its lookup, and used only while the epoch is unchanged.
+
+    Every ``get`` reads the epoch first, so no process serves a value that a committed
+    change has made stale. A lookup that raises ``DomainError`` is not kept, and the key
+    is forgotten. Bounded: past ``size`` entries the oldest goes.
+    """
+
+    def __init__(self, size: int = 4096) -> None:
+        self.size = size
+        self._entries: dict[K, tuple[int, V]] = {}
+
+    def get(self, connection: Connection | DirectConnection, key: K, load: Callable[[], V]) -> V:
+        epoch = _EPOCH.rows(connection)[0][0]
+        entry = self._entries.get(key)
+        if entry is not None and entry[0] == epoch:
+            return entry[1]
+        try:
+            value = load()
+        except DomainError:
+            self._entries.pop(key, None)
+            raise
+        if entry is None and len(self._entries) >= self.size:
+            del self._entries[next(iter(self._entries))]
+        self._entries[key] = (epoch, value)
+        return value
+
+
+class ProfileCache(EpochCache[str, Profile]):
     """The profiles this process has read, each with the credential epoch read before it
     was looked up; an entry is used only while the epoch is unchanged.
 
@@ -102,25 +136,9 @@ class ProfileCache:
     profiles are kept; bounded like ``HolderCache``.
     """
 
-    def __init__(self, size: int = 4096) -> None:
-        self.size = size
-        self._entries: dict[str, tuple[int, Profile]] = {}
-
     def profile(self, connection: Connection | DirectConnection, username: str) -> Profile:
         """Return the profile of ``username``; raise ``ACC-109`` when there is none."""
-        epoch = _EPOCH.rows(connection)[0][0]
-        entry = self._entries.get(username)
-        if entry is not None and entry[0] == epoch:
-            return entry[1]
-        try:
-            found = user_profile(connection, username)
-        except DomainError:
-            self._entries.pop(username, None)
-            raise
-        if entry is None and len(self._entries) >= self.size:
-            del self._entries[next(iter(self._entries))]
-        self._entries[username] = (epoch, found)
-        return found
+        return self.get(connection, username, lambda: user_profile(connection, username))
 
 
 def _unexpired(principal: Principal, expires_at: dt.datetime) -> Principal:
@@ -155,7 +173,7 @@ def _holder(
     return principal, expires_at
 
 
-class HolderCache:
+class HolderCache(EpochCache[str, tuple[Principal, dt.datetime]]):
     """The holders of the tokens this process has seen, each with the credential epoch
     read before it was looked up; an entry is used only while the epoch is unchanged.
 
@@ -165,10 +183,6 @@ class HolderCache:
     committed change has made stale, because every lookup reads the epoch first.
     """
 
-    def __init__(self, size: int = 4096) -> None:
-        self.size = size
-        self._entries: dict[str, tuple[int, Principal, dt.datetime]] = {}
-
     def principal(self, connection: Connection | DirectConnection, token: str) -> Principal:
         """Return who ``token`` belongs to.
 
@@ -176,16 +190,5 @@ class HolderCache:
         ``AUTH-114`` (user disabled).
         """
         digest = token_digest(token)
-        epoch = _EPOCH.rows(connection)[0][0]
-        entry = self._entries.get(digest)
-        if entry is not None and entry[0] == epoch:
-            return _unexpired(entry[1], entry[2])
-        try:
-            principal, expires_at = _holder(connection, digest)
-        except DomainError:
-            self._entries.pop(digest, None)
-            raise
-        if entry is None and len(self._entries) >= self.size:
-            del self._entries[next(iter(self._entries))]
-        self._entries[digest] = (epoch, principal, expires_at)
+        principal, expires_at = self.get(connection, digest, lambda: _holder(connection, digest))
         return _unexpired(principal, expires_at)
