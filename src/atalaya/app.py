@@ -45,6 +45,7 @@ def create_app(settings: Settings, db: Database | None = None) -> FastAPI:
         # FastAPI would otherwise look the providers up on every request.
         telemetry={"tracing": False, "metrics": False, "logs": False, "operation_spans": False},
     )
+    db = db or Database.from_settings(settings, serving=True)
     app.state.runtime = Runtime.from_settings(settings, db)
     problems.install(app)
     app.add_middleware(RequestMiddleware, settings=settings)

@@ -20,9 +20,13 @@ from __future__ import annotations
 import asyncio
 import datetime as dt
 import fcntl
+import math
 import os
+import sqlite3
+import time
 from collections.abc import AsyncIterator, Callable, Mapping, Sequence
 from contextlib import AbstractContextManager, asynccontextmanager, nullcontext
+from contextvars import ContextVar
 from dataclasses import dataclass
 from operator import itemgetter
 from typing import Any, overload
@@ -120,11 +124,21 @@ def utcnow() -> dt.datetime:
 POOL_SIZE = 40
 
 
-def make_engine(settings: Settings, *, read_only: bool = False) -> Engine:
+def make_engine(
+    settings: Settings,
+    *,
+    read_only: bool = False,
+    statement_timeout: float | None = None,
+    off_loop: bool = False,
+) -> Engine:
     """Return an engine for ``settings.database_url``, configured for its backend.
 
     A ``read_only`` engine's connections refuse writes for as long as they live, so
-    the setting costs nothing per transaction.
+    the setting costs nothing per transaction. With ``statement_timeout`` (seconds), a
+    statement still running after that long is stopped with an error that
+    ``statement_timed_out`` recognises (the server's budget per statement; commands
+    such as imports run without one). ``off_loop`` engines refuse statements on a
+    thread running an event loop (``keep_off_event_loop``).
     """
     url = settings.database_url
     if url.startswith("postgresql://"):
@@ -137,13 +151,22 @@ def make_engine(settings: Settings, *, read_only: bool = False) -> Engine:
         _ensure_sqlite_dir(url)
         args = {"check_same_thread": False, "timeout": 30}
         engine = create_engine(url, connect_args=args, **pool)
+        if off_loop:
+            keep_off_event_loop(engine)  # first: before the writers' lock is waited for
         _configure_sqlite(engine, read_only, _sqlite_path(url))
+        if statement_timeout:
+            _limit_sqlite_statements(engine, statement_timeout)
         return engine
     # No JIT: it compiles a plan for seconds to save milliseconds on a big scan, and
     # this node's statements are short ones (an indicator query over ten million
     # observations stalled for two seconds when the planner chose it).
     options = "-c jit=off" + (" -c default_transaction_read_only=on" if read_only else "")
-    return create_engine(url, pool_recycle=3600, connect_args={"options": options}, **pool)
+    if statement_timeout:
+        options += f" -c statement_timeout={round(statement_timeout * 1000)}"
+    engine = create_engine(url, pool_recycle=3600, connect_args={"options": options}, **pool)
+    if off_loop:
+        keep_off_event_loop(engine)
+    return engine
 
 
 def _sqlite_path(url: str) -> str | None:
@@ -183,6 +206,89 @@ def _configure_sqlite(engine: Engine, read_only: bool, path: str | None) -> None
 
     else:
         _queue_writers(engine, path + ".writer-lock")
+
+
+# Where a connection keeps the deadline of its running statement (``info``), a list of
+# one monotonic time, which the progress handler reads.
+STATEMENT_DEADLINE = "statement_deadline"
+
+# SQLite calls the progress handler every this many virtual-machine instructions: some
+# tens of microseconds of work, so a statement stops within a millisecond of its
+# deadline, and the check costs next to nothing.
+PROGRESS_STEPS = 10_000
+
+
+def _limit_sqlite_statements(engine: Engine, seconds: float) -> None:
+    """Stop any statement of ``engine`` that runs longer than ``seconds``.
+
+    SQLite has no statement timeout; its progress handler, called as the statement
+    runs (fetching included), interrupts it once the deadline set when it started has
+    passed. Statements run on a ``DirectConnection`` bypass the engine's events and so
+    are never limited: they are the few fixed, indexed ones on every request's path.
+    """
+
+    @event.listens_for(engine, "connect")
+    def _watch(dbapi_connection: Any, record: Any) -> None:
+        deadline = record.info[STATEMENT_DEADLINE] = [math.inf]
+        dbapi_connection.set_progress_handler(
+            lambda: time.monotonic() > deadline[0], PROGRESS_STEPS
+        )
+
+    @event.listens_for(engine, "before_cursor_execute")
+    def _start(connection: Any, *_: Any) -> None:
+        connection.info[STATEMENT_DEADLINE][0] = time.monotonic() + seconds
+
+    @event.listens_for(engine, "checkin")
+    def _stop(_dbapi_connection: Any, record: Any) -> None:
+        if (deadline := record.info.get(STATEMENT_DEADLINE)) is not None:
+            deadline[0] = math.inf
+
+
+def statement_timed_out(error: BaseException) -> bool:
+    """Return whether ``error`` is a statement stopped at its deadline: SQLite's
+    progress handler (``interrupted``) or PostgreSQL's ``statement_timeout``."""
+    original = getattr(error, "orig", error)
+    if getattr(original, "sqlstate", None) == "57014":  # query_canceled
+        return True
+    return isinstance(original, sqlite3.OperationalError) and str(original) == "interrupted"
+
+
+def keep_off_event_loop(engine: Engine) -> None:
+    """Make every statement that goes through ``engine`` (sessions, ``Connection``s)
+    fail loudly when run on a thread that is running an event loop.
+
+    On the loop, a statement that is slow or waits for a lock stops every request of
+    the process, and a writer waiting there for SQLite's writers' lock can wait forever
+    for a holder that needs the loop to finish (decision 0009). Routes that work with a
+    session are plain ``def`` routes, which run in the thread pool; the loop runs only
+    ``Prepared`` statements on ``DirectConnection``s, which do not pass through here.
+    """
+    if event.contains(engine, "before_cursor_execute", _refuse_on_event_loop):
+        return
+    event.listen(engine, "before_cursor_execute", _refuse_on_event_loop)
+    # Listeners run in the order they were added: added before ``_queue_writers``, this
+    # one refuses before the writers' lock is waited for, not after.
+    event.listen(engine, "begin", _refuse_on_event_loop)
+
+
+# Set while a ``DirectConnection`` built on a test's ``Connection`` opens its savepoint:
+# in production its statements go straight to the DBAPI connection, past the guard.
+_DIRECT_ON_TEST_CONNECTION: ContextVar[bool] = ContextVar(
+    "direct_on_test_connection", default=False
+)
+
+
+def _refuse_on_event_loop(*_: Any) -> None:
+    # asyncio's own test for "is a loop running in this thread", without an exception.
+    if asyncio._get_running_loop() is not None and not _DIRECT_ON_TEST_CONNECTION.get():
+        raise OnEventLoopError(
+            "a database statement ran on the event loop: run the route as a plain def "
+            "(FastAPI's thread pool), or hand the work to a thread"
+        )
+
+
+class OnEventLoopError(RuntimeError):
+    """A statement went through a guarded engine on a thread running an event loop."""
 
 
 # Where a write connection keeps the file descriptor of its writers' lock (``info``).
@@ -232,9 +338,15 @@ class Database:
     writer: DirectConnection
 
     @classmethod
-    def from_settings(cls, settings: Settings) -> Database:
-        engine = make_engine(settings)
-        read_engine = make_engine(settings, read_only=True)
+    def from_settings(cls, settings: Settings, *, serving: bool = False) -> Database:
+        """Return the database of ``settings``; ``serving`` (the web application) limits
+        each statement to ``settings.statement_timeout_seconds`` and keeps sessions off
+        the event loop (``keep_off_event_loop``)."""
+        timeout = settings.statement_timeout_seconds if serving else None
+        engine = make_engine(settings, statement_timeout=timeout, off_loop=serving)
+        read_engine = make_engine(
+            settings, read_only=True, statement_timeout=timeout, off_loop=serving
+        )
         writer = DirectConnection(engine)
         # SQLite empties a connection's page cache whenever another connection has
         # committed, so a reader beside the audit writer would start nearly every
@@ -289,8 +401,12 @@ class DirectConnection:
         loop, awaiting something while its transaction is open.
         """
         if isinstance(self.source, Connection):
-            with self.source.begin_nested():
-                yield
+            allowed = _DIRECT_ON_TEST_CONNECTION.set(True)
+            try:
+                with self.source.begin_nested():
+                    yield
+            finally:
+                _DIRECT_ON_TEST_CONNECTION.reset(allowed)
             return
         connection = self._connection()
         lock = connection.info.get(WRITER_LOCK)

@@ -26,6 +26,13 @@ CODES: dict[str, tuple[int, str]] = {
     "API-108": (400, N_("The page cursor is not valid.")),
     "API-109": (415, N_("Send the request body as application/json.")),
     "API-110": (422, N_("This value contains a character that is not allowed.")),
+    "API-111": (
+        503,
+        N_(
+            "This request took longer than the node allows. Ask for less (a shorter period, "
+            "fewer areas) or try again later."
+        ),
+    ),
     "API-500": (500, N_("Something went wrong on our side. The error has been logged.")),
     "AUTH-101": (401, N_("Sign in or send a valid bearer token.")),
     "AUTH-102": (401, N_("Wrong username or password.")),

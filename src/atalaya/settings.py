@@ -45,6 +45,9 @@ class Settings(BaseSettings):
     argon2_time_cost: int = 3
     argon2_memory_kib: int = 65536
     log_sql: bool = False
+    # The server stops any statement running longer than this (seconds; 0: no limit) and
+    # answers API-111 (docs/operations.md#budget). Commands (imports, exports) have none.
+    statement_timeout_seconds: float = Field(default=30.0, ge=0)
 
     # Federation (docs/federation.md): the node's private keys, kept out of the database.
     signing_key_file: Path | None = None  # default: data_dir/node_signing_key.pem

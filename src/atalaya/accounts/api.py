@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-from functools import partial
 from typing import Annotated
 
 from fastapi import APIRouter, Query, Request
@@ -17,7 +16,7 @@ from atalaya.accounts.deps import (
     SignedInRoute,
     audit_context,
     audit_read,
-    committed_in_thread,
+    audit_read_async,
     get_runtime,
     reader,
     signed_in,
@@ -48,15 +47,14 @@ Limit = Annotated[int, Query(ge=1, le=MAX_LIMIT)]
 
 
 @public_router.post("/auth/token", status_code=201, response_model=NewToken)
-async def sign_in_for_token(
+def sign_in_for_token(
     body: TokenLogin, request: Request, session: SessionDep, runtime: RuntimeDep
 ) -> NewToken | JSONResponse:
     """Exchange username, password and (where set up) a TOTP code for a short-lived token."""
     ctx = audit_context(request)
     creds, policy = runtime.credentials, runtime.login_policy
-    outcome = await committed_in_thread(
-        session, login.check_password, session, creds, policy, ctx, body.username, body.password
-    )
+    outcome = login.check_password(session, creds, policy, ctx, body.username, body.password)
+    session.commit()  # the failure count holds whatever happens next
     if outcome.user and outcome.enrollment_due:
         outcome = login.LoginOutcome(error="AUTH-113")
     elif (user := outcome.user) is not None and outcome.second_factor_due:
@@ -85,7 +83,7 @@ async def me(request: Request) -> DocumentResponse:
 
 
 @router.get("/agencies", response_model=Page[AgencyOut])
-async def list_agencies(
+def list_agencies(
     request: Request, session: SessionDep, cursor: str | None = None, limit: Limit = 100
 ) -> Page[AgencyOut]:
     principal = signed_in(request)
@@ -95,7 +93,7 @@ async def list_agencies(
 
 
 @router.get("/agencies/{code}", response_model=AgencyOut)
-async def read_agency(code: str, request: Request, session: SessionDep) -> AgencyOut:
+def read_agency(code: str, request: Request, session: SessionDep) -> AgencyOut:
     principal = signed_in(request)
     agency = session.scalar(select(service.Agency).where(service.Agency.code == code))
     if agency is None:
@@ -105,7 +103,7 @@ async def read_agency(code: str, request: Request, session: SessionDep) -> Agenc
 
 
 @router.post("/agencies", status_code=201, response_model=AgencyOut)
-async def create_agency(body: AgencyCreate, request: Request, session: SessionDep) -> AgencyOut:
+def create_agency(body: AgencyCreate, request: Request, session: SessionDep) -> AgencyOut:
     principal = signed_in(request)
     area = get_area(session, body.area)
     authorize(principal, "agency.create", Scope(area.path))
@@ -114,7 +112,7 @@ async def create_agency(body: AgencyCreate, request: Request, session: SessionDe
 
 
 @router.get("/users", response_model=Page[UserOut])
-async def list_users(
+def list_users(
     request: Request,
     session: SessionDep,
     cursor: str | None = None,
@@ -123,7 +121,7 @@ async def list_users(
     principal = signed_in(request)
     authorize(principal, "user.read")
     page = paginate(session, service.visible_users(principal), User.id, cursor, limit, UserOut.of)
-    await audit_read(request, "user.list", object_type="user", detail={"count": len(page.items)})
+    audit_read(request, "user.list", object_type="user", detail={"count": len(page.items)})
     return page
 
 
@@ -134,12 +132,12 @@ async def read_user(username: str, request: Request) -> DocumentResponse:
     profile = get_runtime(request).profiles.profile(reader(request), username)
     action = "profile.read" if profile.user_id == principal.user_id else "user.read"
     authorize(principal, action, profile.scope)
-    await audit_read(request, "user.read", object_type="user", object_id=username)
+    await audit_read_async(request, "user.read", object_type="user", object_id=username)
     return DocumentResponse(UserOut.document(profile))
 
 
 @router.post("/users", status_code=201, response_model=UserOut)
-async def create_user(
+def create_user(
     body: UserCreate,
     request: Request,
     session: SessionDep,
@@ -148,18 +146,14 @@ async def create_user(
     principal = signed_in(request)
     agency = service.get_agency(session, body.agency)
     authorize(principal, "user.create", service.agency_scope(agency))
-    user = await committed_in_thread(
-        session,
-        partial(service.create_user, **body.model_dump()),
-        session,
-        audit_context(request),
-        runtime.credentials,
+    user = service.create_user(
+        session, audit_context(request), runtime.credentials, **body.model_dump()
     )
     return UserOut.of(user)
 
 
 @router.get("/tokens", response_model=Page[TokenOut])
-async def list_tokens(
+def list_tokens(
     request: Request, session: SessionDep, cursor: str | None = None, limit: Limit = 100
 ) -> Page[TokenOut]:
     principal = signed_in(request)
@@ -173,7 +167,7 @@ async def list_tokens(
 
 
 @router.post("/tokens", status_code=201, response_model=NewToken)
-async def create_token(body: TokenCreate, request: Request, session: SessionDep) -> NewToken:
+def create_token(body: TokenCreate, request: Request, session: SessionDep) -> NewToken:
     principal = signed_in(request)
     authorize(principal, "token.own")
     user = service.get_user(session, principal.username)
@@ -184,7 +178,7 @@ async def create_token(body: TokenCreate, request: Request, session: SessionDep)
 
 
 @router.delete("/tokens/{token_id}", status_code=204)
-async def revoke_token(token_id: RowId, request: Request, session: SessionDep) -> None:
+def revoke_token(token_id: RowId, request: Request, session: SessionDep) -> None:
     principal = signed_in(request)
     row = session.get(ApiToken, token_id)
     if row is None:

@@ -1,10 +1,12 @@
 """FastAPI dependencies and route classes: the database session, who is asking, and CSRF
 checks.
 
-Routes and dependencies are ``async`` and run their database work inline, on the
-worker's event loop: the queries are short, and a hand-off to a thread costs more
-than they do (see docs/decisions/0001-request-execution.md). Work that is slow on
-purpose, such as hashing a password, goes to a thread explicitly.
+Every route that works with a ``Session`` is a plain ``def``, which FastAPI runs in its
+thread pool, and ``SessionDep`` is a plain generator, set up and closed in that pool too
+(decision 0009). The event loop only runs the few prepared statements on every request's
+path (who holds this token, the audit log's group commits), which never wait for a lock
+and take microseconds. A slow statement, or a writer waiting for SQLite's writers' lock,
+then holds one thread of the pool, never the loop and every other request with it.
 
 ``SessionDep`` commits once, when the route returns without error, before the
 response is sent; any error rolls the whole request back.
@@ -13,9 +15,10 @@ response is sent; any error rolls the whole request back.
 from __future__ import annotations
 
 import secrets
-from collections.abc import AsyncIterator, Callable, Coroutine
-from typing import Annotated, Any, TypeVar
+from collections.abc import Callable, Coroutine, Iterator
+from typing import Annotated, Any
 
+import anyio
 from fastapi import Depends, Request, Response
 from fastapi.routing import APIRoute
 from sqlalchemy.orm import Session
@@ -28,8 +31,6 @@ from atalaya.audit.service import ANONYMOUS, AuditContext, draft
 from atalaya.db import DirectConnection
 from atalaya.errors import DomainError
 from atalaya.runtime import Runtime
-
-T = TypeVar("T")
 
 SESSION_COOKIE = "atalaya_session"
 CSRF_COOKIE = "atalaya_csrf"
@@ -61,8 +62,11 @@ def reader(request: Request) -> DirectConnection:
     return get_runtime(request).db.reader
 
 
-async def get_session(request: Request) -> AsyncIterator[Session]:
-    """Yield the request's session: read-only for GET and HEAD, read-write otherwise."""
+def get_session(request: Request) -> Iterator[Session]:
+    """Yield the request's session: read-only for GET and HEAD, read-write otherwise.
+
+    A plain generator, so that FastAPI opens and closes it in its thread pool, where
+    the route that takes it runs too."""
     db = get_runtime(request).db
     factory = db.read_sessions if request.method in SAFE_METHODS else db.sessions
     with factory() as session:
@@ -78,26 +82,18 @@ async def get_session(request: Request) -> AsyncIterator[Session]:
 SessionDep = Annotated[Session, Depends(get_session, scope="function")]
 
 
-async def committed_in_thread(session: Session, func: Callable[..., T], *args: Any) -> T:
-    """Run ``func(*args)`` (slow work such as password hashing, with ``session``) in a
-    worker thread, and commit ``session`` there before coming back.
+async def submitted_form(request: Request) -> dict[str, str]:
+    """Return the fields of a submitted form (files left out), read on the event loop
+    before a plain ``def`` route runs in its thread."""
+    return {k: v for k, v in (await request.form()).items() if isinstance(v, str)}
 
-    A request must not await while its transaction holds SQLite's writers' lock: a
-    request on the same event loop that starts writing meanwhile waits for the lock
-    with the loop, which the first needs in order to finish. Committing in the thread
-    hands the lock back without the loop (the session returns its connection on commit).
-    """
 
-    def call() -> T:
-        try:
-            result = func(*args)
-            session.commit()
-            return result
-        except BaseException:
-            session.rollback()
-            raise
+SubmittedForm = Annotated[dict[str, str], Depends(submitted_form)]
 
-    return await run_in_threadpool(call)
+
+async def request_body(request: Request) -> bytes:
+    """Return the raw body, read on the event loop before a plain ``def`` route runs."""
+    return await request.body()
 
 
 def bearer_token(request: Request) -> str | None:
@@ -108,7 +104,7 @@ def bearer_token(request: Request) -> str | None:
     return value.strip() or None
 
 
-def authenticate(request: Request) -> Principal:
+async def authenticate(request: Request) -> Principal:
     """Return who is calling, by bearer token or (verified) session cookie, and keep it
     on the request (``request.state.principal``) for the audit context.
 
@@ -126,7 +122,8 @@ def authenticate(request: Request) -> Principal:
     if token is not None:
         principal = get_runtime(request).holders.principal(reader(request), token)
     elif cookie := request.cookies.get(SESSION_COOKIE):
-        principal = _cookie_holder(request, cookie)
+        # A session cookie is looked up with an ORM session: in a thread, off the loop.
+        principal = await run_in_threadpool(_cookie_holder, request, cookie)
     else:
         raise DomainError("AUTH-101")
     request.state.principal = principal
@@ -162,7 +159,7 @@ class SignedInRoute(APIRoute):
         handler = super().get_route_handler()
 
         async def signed_in_handler(request: Request) -> Response:
-            authenticate(request)
+            await authenticate(request)
             return await handler(request)
 
         return signed_in_handler
@@ -178,7 +175,7 @@ class OptionalSignInRoute(APIRoute):
 
         async def optional_sign_in_handler(request: Request) -> Response:
             if has_credentials(request):
-                authenticate(request)
+                await authenticate(request)
             return await handler(request)
 
         return optional_sign_in_handler
@@ -208,16 +205,34 @@ def audit_context(request: Request) -> AuditContext:
     )
 
 
-async def audit_read(request: Request, action: str, **fields: Any) -> None:
+def audit_read(request: Request, action: str, **fields: Any) -> None:
     """Record a read by this request (through the group-commit writer) and return once
-    it is committed. ``fields`` are those of ``atalaya.audit.service.draft``.
+    it is committed; for plain ``def`` routes, which run in the thread pool. ``fields``
+    are those of ``atalaya.audit.service.draft``.
 
     A read request's transaction ends first: what it read is in hand, and a snapshot
     held open while waiting would keep SQLite from checkpointing its write-ahead log.
+    A writing request records its reads in its own transaction instead
+    (``audit.service.record``): waiting here for the group commit while holding the
+    writers' lock would wait for itself.
     """
     session = getattr(request.state, "db", None)
-    if session is not None and request.method in SAFE_METHODS:
+    if request.method not in SAFE_METHODS:
+        raise RuntimeError("audit_read is for reading requests; a write records its own entry")
+    if session is not None:
         session.commit()
+    audit_from_thread(request, draft(audit_context(request), action, **fields))
+
+
+def audit_from_thread(request: Request, entry: dict[str, Any]) -> None:
+    """Append ``entry`` through the group-commit writer from a route's thread, and return
+    once it is committed. The request must hold no write transaction (roll back or
+    commit first): the writer would wait for the writers' lock this thread holds."""
+    anyio.from_thread.run(get_runtime(request).audit.write, entry)
+
+
+async def audit_read_async(request: Request, action: str, **fields: Any) -> None:
+    """``audit_read`` for the ``async`` routes that take no session (prepared reads only)."""
     await get_runtime(request).audit.write(draft(audit_context(request), action, **fields))
 
 

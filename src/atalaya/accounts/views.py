@@ -23,7 +23,6 @@ from atalaya.accounts.deps import (
     audit_context,
     audit_read,
     check_csrf,
-    committed_in_thread,
 )
 from atalaya.accounts.models import ApiToken, User, WebSession
 from atalaya.db import utcnow
@@ -43,7 +42,7 @@ async def checked_form(request: Request, csrf_token: Annotated[str | None, Form(
 CsrfDep = Depends(checked_form)
 
 
-async def session_of(
+def session_of(
     request: Request, session: SessionDep, runtime: RuntimeDep
 ) -> tuple[WebSession, User]:
     cookie = request.cookies.get(SESSION_COOKIE)
@@ -82,7 +81,7 @@ async def login_page(request: Request) -> Response:
 
 
 @router.post("/login", dependencies=[CsrfDep])
-async def login_submit(
+def login_submit(
     request: Request,
     session: SessionDep,
     runtime: RuntimeDep,
@@ -90,10 +89,10 @@ async def login_submit(
     password: Annotated[str, Form(max_length=1024)] = "",
 ) -> Response:
     ctx = audit_context(request)
-    outcome = await committed_in_thread(
-        session, login.check_password, session, runtime.credentials, runtime.login_policy, ctx,
-        username, password,
-    )  # fmt: skip
+    outcome = login.check_password(
+        session, runtime.credentials, runtime.login_policy, ctx, username, password
+    )
+    session.commit()  # the failure count holds whatever happens next
     if outcome.error or outcome.user is None:
         error = DomainError(outcome.error or "AUTH-102", params=outcome.params or {})
         context = {"errors": field_messages(request, error), "username": username}
@@ -124,7 +123,7 @@ async def totp_page(request: Request, current: SessionOf) -> Response:
 
 
 @router.post("/login/totp", dependencies=[CsrfDep])
-async def totp_submit(
+def totp_submit(
     request: Request,
     session: SessionDep,
     runtime: RuntimeDep,
@@ -172,7 +171,7 @@ def _render_enroll(
 
 
 @router.post("/login/enroll", dependencies=[CsrfDep])
-async def enroll_submit(
+def enroll_submit(
     request: Request,
     session: SessionDep,
     runtime: RuntimeDep,
@@ -196,7 +195,7 @@ async def enroll_submit(
 
 
 @router.post("/logout", dependencies=[CsrfDep])
-async def logout(request: Request, session: SessionDep, current: SessionOf) -> Response:
+def logout(request: Request, session: SessionDep, current: SessionOf) -> Response:
     login.close_session(session, current[0])
     response = RedirectResponse("/login", status_code=303)
     response.delete_cookie(SESSION_COOKIE, path="/")
@@ -204,7 +203,7 @@ async def logout(request: Request, session: SessionDep, current: SessionOf) -> R
 
 
 @router.post("/language", dependencies=[CsrfDep])
-async def choose_language(
+def choose_language(
     request: Request,
     session: SessionDep,
     runtime: RuntimeDep,
@@ -228,7 +227,7 @@ async def choose_language(
 
 
 @router.get("/")
-async def home(request: Request, principal: WebPrincipal, session: SessionDep) -> Response:
+def home(request: Request, principal: WebPrincipal, session: SessionDep) -> Response:
     """The home page: who you are, your jurisdiction, and what each of your roles can do."""
     user = service.get_user(session, principal.username)
     policies = role_policies()
@@ -244,24 +243,24 @@ async def home(request: Request, principal: WebPrincipal, session: SessionDep) -
 
 
 @router.get("/admin/agencies")
-async def agencies_page(request: Request, principal: WebPrincipal, session: SessionDep) -> Response:
+def agencies_page(request: Request, principal: WebPrincipal, session: SessionDep) -> Response:
     authorize(principal, "agency.read")
     stmt = service.visible_agencies(principal).order_by(service.Agency.code).limit(500)
     return render(request, "accounts/agencies.html", {"agencies": session.scalars(stmt).all()})
 
 
 @router.get("/admin/users")
-async def users_page(request: Request, principal: WebPrincipal, session: SessionDep) -> Response:
+def users_page(request: Request, principal: WebPrincipal, session: SessionDep) -> Response:
     authorize(principal, "user.read")
     users = session.scalars(
         service.visible_users(principal).order_by(User.username).limit(500)
     ).all()
-    await audit_read(request, "user.list", object_type="user", detail={"count": len(users)})
+    audit_read(request, "user.list", object_type="user", detail={"count": len(users)})
     return render(request, "accounts/users.html", {"users": users})
 
 
 @router.get("/account/tokens")
-async def tokens_page(request: Request, principal: WebPrincipal, session: SessionDep) -> Response:
+def tokens_page(request: Request, principal: WebPrincipal, session: SessionDep) -> Response:
     """The signed-in user's API tokens: list, create, revoke."""
     authorize(principal, "token.own")
     return _render_tokens(request, session, principal)
@@ -289,7 +288,7 @@ def _render_tokens(
 
 
 @router.post("/account/tokens", dependencies=[CsrfDep])
-async def tokens_create(
+def tokens_create(
     request: Request,
     principal: WebPrincipal,
     session: SessionDep,
@@ -313,7 +312,7 @@ async def tokens_create(
 
 
 @router.post("/account/tokens/{token_id}/revoke", dependencies=[CsrfDep])
-async def tokens_revoke(
+def tokens_revoke(
     token_id: RowId, request: Request, principal: WebPrincipal, session: SessionDep
 ) -> Response:
     authorize(principal, "token.own")

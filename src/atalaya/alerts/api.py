@@ -116,7 +116,7 @@ async def alert_filter(
 
 
 @router.post("/alerts", status_code=201, response_model=AlertOut)
-async def issue_alert(body: AlertIn, request: Request, session: SessionDep) -> AlertOut:
+def issue_alert(body: AlertIn, request: Request, session: SessionDep) -> AlertOut:
     """Issue an alert for your agency, owned by this node. Every broken rule comes back
     together."""
     principal = signed_in(request)
@@ -127,7 +127,7 @@ async def issue_alert(body: AlertIn, request: Request, session: SessionDep) -> A
 
 
 @router.get("/alerts", response_model=Page[AlertOut])
-async def list_alerts(
+def list_alerts(
     request: Request,
     session: SessionDep,
     flt: Annotated[service.AlertFilter, Depends(alert_filter)],
@@ -138,14 +138,14 @@ async def list_alerts(
     principal = signed_in(request)
     authorize(principal, "alert.read")
     page = paginate(session, service.listed(flt), Alert.id, cursor, limit, AlertOut.of)
-    await audit_read(
+    audit_read(
         request, "alert.list", object_type="alert", detail={"uids": [a.uid for a in page.items]}
     )
     return page
 
 
 @router.get("/alerts/{uid}", response_model=AlertDetailOut)
-async def read_alert(uid: Uid, request: Request, session: SessionDep) -> AlertDetailOut:
+def read_alert(uid: Uid, request: Request, session: SessionDep) -> AlertDetailOut:
     """Read an alert and the records you may see that match it (audited)."""
     principal = signed_in(request)
     authorize(principal, "alert.read")
@@ -164,14 +164,12 @@ async def read_alert(uid: Uid, request: Request, session: SessionDep) -> AlertDe
         for m in service.matching_records(session, principal, alert)
     ]
     out = AlertDetailOut(**AlertOut.of(alert).model_dump(), matches=matches)
-    await audit_read(request, "alert.read", object_type="alert", object_id=uid)
+    audit_read(request, "alert.read", object_type="alert", object_id=uid)
     return out
 
 
 @router.put("/alerts/{uid}", response_model=AlertOut)
-async def change_alert(
-    uid: Uid, body: AlertChange, request: Request, session: SessionDep
-) -> AlertOut:
+def change_alert(uid: Uid, body: AlertChange, request: Request, session: SessionDep) -> AlertOut:
     """Replace the content of an alert this node issued, giving the version you read."""
     principal = signed_in(request)
     alert = service.get_alert(session, uid)
@@ -182,9 +180,7 @@ async def change_alert(
 
 
 @router.post("/alerts/{uid}/cancel", response_model=AlertOut)
-async def cancel_alert(
-    uid: Uid, body: AlertCancel, request: Request, session: SessionDep
-) -> AlertOut:
+def cancel_alert(uid: Uid, body: AlertCancel, request: Request, session: SessionDep) -> AlertOut:
     """Cancel an alert this node issued; the peers that hold it are told."""
     principal = signed_in(request)
     alert = service.get_alert(session, uid)
@@ -195,7 +191,7 @@ async def cancel_alert(
 
 
 @router.post("/alerts/{uid}/acknowledge", response_model=AlertOut)
-async def acknowledge_alert(uid: Uid, request: Request, session: SessionDep) -> AlertOut:
+def acknowledge_alert(uid: Uid, request: Request, session: SessionDep) -> AlertOut:
     """Acknowledge a deportation notice received from another node."""
     principal = signed_in(request)
     alert = service.get_alert(session, uid)
@@ -207,9 +203,7 @@ async def acknowledge_alert(uid: Uid, request: Request, session: SessionDep) -> 
 
 
 @router.get("/incidents/{incident_id}/alerts", response_model=Page[AlertOut])
-async def alerts_on_incident(
-    incident_id: RowId, request: Request, session: SessionDep
-) -> Page[AlertOut]:
+def alerts_on_incident(incident_id: RowId, request: Request, session: SessionDep) -> Page[AlertOut]:
     """The active alerts that match something recorded in an incident you may see: a
     vehicle, firearm or document by identifier, a person by name and date of birth."""
     principal = signed_in(request)

@@ -11,7 +11,13 @@ from fastapi.responses import RedirectResponse, Response
 from pydantic import ValidationError
 
 from atalaya.accounts.authz import authorize
-from atalaya.accounts.deps import SessionDep, audit_context, audit_read, get_runtime
+from atalaya.accounts.deps import (
+    SessionDep,
+    SubmittedForm,
+    audit_context,
+    audit_read,
+    get_runtime,
+)
 from atalaya.accounts.views import CsrfDep, WebPrincipal
 from atalaya.alerts import exchange, service
 from atalaya.alerts.api import node_id
@@ -45,7 +51,7 @@ LABELS = {"type_labels": TYPE_LABELS, "part_labels": PART_LABELS}
 
 
 @router.get("/alerts")
-async def inbox(
+def inbox(
     request: Request,
     principal: WebPrincipal,
     session: SessionDep,
@@ -64,7 +70,7 @@ async def inbox(
         due_for_review=due_for_review,
     )
     page = paginate(session, service.listed(flt), Alert.id, cursor, 50, lambda a: a)
-    await audit_read(
+    audit_read(
         request, "alert.list", object_type="alert", detail={"uids": [a.uid for a in page.items]}
     )
     filters = {"origin": origin, "type": type, "status": status, "due": due_for_review}
@@ -109,9 +115,10 @@ async def new_alert_page(request: Request, principal: WebPrincipal) -> Response:
 
 
 @router.post("/alerts/new", dependencies=[CsrfDep])
-async def issue_alert(request: Request, principal: WebPrincipal, session: SessionDep) -> Response:
+def issue_alert(
+    request: Request, principal: WebPrincipal, session: SessionDep, form: SubmittedForm
+) -> Response:
     """Issue the alert, or show the form again with each message beside its field."""
-    form = {k: v for k, v in (await request.form()).items() if isinstance(v, str)}
     authorize(principal, "alert.issue")
     tr = translator(request_language(request))
     try:
@@ -144,14 +151,14 @@ def _render_form(request: Request, form: dict[str, str], errors: dict[str, str])
 
 
 @router.get("/alerts/{uid}")
-async def alert_page(
+def alert_page(
     uid: str, request: Request, principal: WebPrincipal, session: SessionDep
 ) -> Response:
     """One alert, what it says, and the records the viewer may see that match it."""
     authorize(principal, "alert.read")
     alert = service.get_alert(session, uid[:36])
     matches = service.matching_records(session, principal, alert)
-    await audit_read(request, "alert.read", object_type="alert", object_id=alert.uid)
+    audit_read(request, "alert.read", object_type="alert", object_id=alert.uid)
     context = {
         "alert": alert,
         "matches": matches,
@@ -167,13 +174,10 @@ async def alert_page(
 
 
 @router.post("/alerts/{uid}/cancel", dependencies=[CsrfDep])
-async def cancel(
-    uid: str, request: Request, principal: WebPrincipal, session: SessionDep
+def cancel(
+    uid: str, request: Request, principal: WebPrincipal, session: SessionDep, form: SubmittedForm
 ) -> Response:
     """Cancel the alert (the form gives the reason and the version it was read at)."""
-    # The form is read before the first statement: a request never awaits while its
-    # transaction may hold SQLite's writers' lock (decision 0002).
-    form = await request.form()
     alert = service.get_alert(session, uid[:36])
     reason = str(form.get("reason", "")).strip()[:500]
     if not reason:
@@ -185,7 +189,7 @@ async def cancel(
 
 
 @router.post("/alerts/{uid}/acknowledge", dependencies=[CsrfDep])
-async def acknowledge(
+def acknowledge(
     uid: str, request: Request, principal: WebPrincipal, session: SessionDep
 ) -> Response:
     """Acknowledge the deportation notice."""

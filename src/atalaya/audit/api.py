@@ -66,7 +66,7 @@ def is_country_wide(principal: Principal) -> bool:
 
 
 @router.get("/audit", response_model=Page[AuditEntryOut])
-async def list_audit(
+def list_audit(
     request: Request,
     session: SessionDep,
     actor: str | None = None,
@@ -88,5 +88,5 @@ async def list_audit(
     stmt = audit.query(principal.jurisdiction_path, flt, is_country_wide(principal))
     page = paginate(session, stmt, AuditEntry.seq, cursor, limit, AuditEntryOut.of)
     filters = {k: v for k, v in vars(flt).items() if v}
-    await audit_read(request, "audit.read", object_type="audit", detail={"filters": filters})
+    audit_read(request, "audit.read", object_type="audit", detail={"filters": filters})
     return page

@@ -20,7 +20,7 @@ router = APIRouter(include_in_schema=False)
 
 
 @router.get("/audit")
-async def audit_page(
+def audit_page(
     request: Request,
     principal: WebPrincipal,
     session: SessionDep,
@@ -39,6 +39,6 @@ async def audit_page(
     stmt = audit.query(principal.jurisdiction_path, flt, is_country_wide(principal))
     page = paginate(session, stmt, AuditEntry.seq, cursor, 50, AuditEntryOut.of)
     detail = {"filters": {"actor": actor, "action": action, "outcome": outcome}}
-    await audit_read(request, "audit.read", object_type="audit", detail=detail)
+    audit_read(request, "audit.read", object_type="audit", detail=detail)
     filters = {"actor": actor, "action": action, "outcome": outcome, "day": day or ""}
     return render(request, "audit/list.html", {"page": page, "filters": filters})

@@ -6,12 +6,12 @@ its sender by its signature.
 
 from __future__ import annotations
 
-from typing import Any
+from typing import Annotated, Any
 
-from fastapi import APIRouter, Request
+from fastapi import APIRouter, Depends, Request
 from pydantic import BaseModel
 
-from atalaya.accounts.deps import SessionDep, audit_context, get_runtime
+from atalaya.accounts.deps import SessionDep, audit_context, audit_from_thread, get_runtime
 from atalaya.db import utcnow
 from atalaya.errors import DomainError
 from atalaya.federation import inbox, node
@@ -21,8 +21,32 @@ router = APIRouter(tags=["federation"], responses=PROBLEM_RESPONSES)
 ENVELOPE_MEDIA_TYPE = "application/jose"
 
 
+async def envelope_body(request: Request) -> bytes | None:
+    """Return the request body, read on the event loop before the route's thread runs;
+    ``None`` as soon as it passes the node's limit (the route refuses it, audited)."""
+    limit = get_runtime(request).settings.federation_max_envelope_bytes
+    chunks: list[bytes] = []
+    size = 0
+    async for chunk in request.stream():
+        size += len(chunk)
+        if size > limit:
+            return None
+        chunks.append(chunk)
+    return b"".join(chunks).strip()
+
+
+EnvelopeBody = Annotated[bytes | None, Depends(envelope_body)]
+
+
+def within_limit(body: bytes | None, limit: int) -> bytes:
+    """Return ``body``; raise ``FED-113`` if it was over ``limit`` (``None``)."""
+    if body is None:
+        raise DomainError("FED-113", params={"max": limit})
+    return body
+
+
 @router.get("/.well-known/atalaya-node")
-async def node_description(request: Request, session: SessionDep) -> dict[str, Any]:
+def node_description(request: Request, session: SessionDep) -> dict[str, Any]:
     """Return who this node is and its public keys (JWK), with a signed copy."""
     return node.describe(session, get_runtime(request).settings)
 
@@ -33,7 +57,7 @@ class Receipt(BaseModel):
 
 
 @router.post("/federation/inbox", status_code=202, response_model=Receipt)
-async def receive_envelope(request: Request, session: SessionDep) -> Receipt:
+def receive_envelope(request: Request, session: SessionDep, body: EnvelopeBody) -> Receipt:
     """Accept one envelope (a compact JWS, ``application/jose``) from a peer.
 
     Answers 202 once it is recorded and handled; a rejected envelope gets problem+json
@@ -44,7 +68,7 @@ async def receive_envelope(request: Request, session: SessionDep) -> Receipt:
     ctx = audit_context(request)
     attempt = inbox.Attempt()
     try:
-        token = await _body(request, settings.federation_max_envelope_bytes)
+        token = within_limit(body, settings.federation_max_envelope_bytes)
         identity = node.identity(session)
         node_keys = node.load_keys(session, settings)
         accepted = inbox.receive(
@@ -54,18 +78,6 @@ async def receive_envelope(request: Request, session: SessionDep) -> Receipt:
     except DomainError as error:
         # Give back the writers' lock before waiting for the audit writer.
         session.rollback()
-        await runtime.audit.write(inbox.rejection_entry(ctx, attempt, error))
+        audit_from_thread(request, inbox.rejection_entry(ctx, attempt, error))
         raise
     return Receipt(id=accepted.entry.envelope_id, status="accepted")
-
-
-async def _body(request: Request, limit: int) -> bytes:
-    """Return the request body, or raise ``FED-113`` as soon as it passes ``limit``."""
-    chunks: list[bytes] = []
-    size = 0
-    async for chunk in request.stream():
-        size += len(chunk)
-        if size > limit:
-            raise DomainError("FED-113", params={"max": limit})
-        chunks.append(chunk)
-    return b"".join(chunks).strip()

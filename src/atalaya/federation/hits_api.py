@@ -7,6 +7,7 @@ import datetime as dt
 import json
 from typing import Annotated
 
+import anyio
 import httpx
 from fastapi import APIRouter, Path, Query, Request, Response
 from pydantic import BaseModel, Field
@@ -16,6 +17,7 @@ from atalaya.accounts.deps import (
     SessionDep,
     SignedInRoute,
     audit_context,
+    audit_from_thread,
     audit_read,
     get_runtime,
     signed_in,
@@ -23,7 +25,7 @@ from atalaya.accounts.deps import (
 from atalaya.db import utcnow
 from atalaya.errors import DomainError
 from atalaya.federation import hit_index, hit_queries, inbox, node
-from atalaya.federation.api import _body
+from atalaya.federation.api import EnvelopeBody, within_limit
 from atalaya.federation.hits import Question
 from atalaya.federation.models import HitNotification, HitQuery, Peer
 from atalaya.records.service import get_incident
@@ -42,7 +44,7 @@ QueryId = Annotated[str, Path(min_length=36, max_length=36, pattern=r"^[0-9a-f-]
     response_class=Response,
     responses={200: {"content": {hit_queries.ENVELOPE_MEDIA_TYPE: {}}}},
 )
-async def answer_query(request: Request, session: SessionDep) -> Response:
+def answer_query(request: Request, session: SessionDep, body: EnvelopeBody) -> Response:
     """Answer a peer's hit/no-hit query (a compact JWS, ``application/jose``) with a
     signed answer: hit with references, or no hit. Checked like the inbox; a refused
     query gets problem+json with its ``FED-1xx`` code and is audited."""
@@ -51,7 +53,7 @@ async def answer_query(request: Request, session: SessionDep) -> Response:
     ctx = audit_context(request)
     attempt = inbox.Attempt()
     try:
-        token = await _body(request, settings.federation_max_envelope_bytes)
+        token = within_limit(body, settings.federation_max_envelope_bytes)
         identity = node.identity(session)
         node_keys = node.load_keys(session, settings)
         answered = hit_index.answer(
@@ -67,9 +69,17 @@ async def answer_query(request: Request, session: SessionDep) -> Response:
         )
     except DomainError as error:
         session.rollback()
-        await runtime.audit.write(inbox.rejection_entry(ctx, attempt, error))
+        audit_from_thread(request, inbox.rejection_entry(ctx, attempt, error))
         raise
     return Response(answered.token, media_type=hit_queries.ENVELOPE_MEDIA_TYPE)
+
+
+async def _exchange(
+    timeout: float, outgoing: list[hit_queries.Outgoing]
+) -> list[hit_queries.Reply]:
+    """Send the prepared queries to their peers together, on the event loop."""
+    async with httpx.AsyncClient(timeout=timeout) as client:
+        return await hit_queries.exchange(client, outgoing)
 
 
 class HitQueryIn(BaseModel):
@@ -109,7 +119,7 @@ class HitAnswersOut(BaseModel):
 
 
 @router.post("/api/v1/hits", response_model=HitAnswersOut)
-async def ask_peers(body: HitQueryIn, request: Request, session: SessionDep) -> HitAnswersOut:
+def ask_peers(body: HitQueryIn, request: Request, session: SessionDep) -> HitAnswersOut:
     """Ask peers whether they hold a record of this identifier or person: each answers
     hit (with references) or no hit. Only a blinded value leaves this node."""
     principal = signed_in(request)
@@ -121,8 +131,7 @@ async def ask_peers(body: HitQueryIn, request: Request, session: SessionDep) -> 
     outgoing = hit_queries.prepare(session, settings, principal, question, body.peer, now)
     # Nothing is written yet: end the read before waiting for the peers.
     session.commit()
-    async with httpx.AsyncClient(timeout=settings.federation_timeout_seconds) as client:
-        replies = await hit_queries.exchange(client, outgoing)
+    replies = anyio.from_thread.run(_exchange, settings.federation_timeout_seconds, outgoing)
     rows = hit_queries.settle(
         session, settings, audit_context(request), principal, outgoing, replies, utcnow()
     )
@@ -143,7 +152,7 @@ class FollowupOut(BaseModel):
 
 
 @router.post("/api/v1/hits/{query_id}/followup", status_code=202, response_model=FollowupOut)
-async def follow_up(
+def follow_up(
     query_id: QueryId,
     body: FollowupIn,
     request: Request,
@@ -177,7 +186,7 @@ class WatchOut(BaseModel):
 
 
 @router.post("/api/v1/hits/watches", status_code=201, response_model=WatchOut)
-async def watch_incident(body: WatchIn, request: Request, session: SessionDep) -> WatchOut:
+def watch_incident(body: WatchIn, request: Request, session: SessionDep) -> WatchOut:
     """Ask to be told when a peer's query hits one of your agency's incidents."""
     principal = signed_in(request)
     incident = get_incident(session, body.incident_id)
@@ -200,7 +209,7 @@ class NotificationOut(BaseModel):
 
 
 @router.get("/api/v1/hits/notifications", response_model=Page[NotificationOut])
-async def list_notifications(
+def list_notifications(
     request: Request,
     session: SessionDep,
     cursor: str | None = None,
@@ -225,7 +234,7 @@ async def list_notifications(
         )
 
     page = paginate(session, stmt, HitNotification.id, cursor, limit, out)
-    await audit_read(
+    audit_read(
         request,
         "hits.notifications_read",
         object_type="hit_notification",

@@ -127,7 +127,7 @@ class PeerQueuesPage(BaseModel):
 
 
 @router.get("/api/v1/federation/peers", tags=["federation"], response_model=PeerQueuesPage)
-async def list_peer_queues(request: Request, session: SessionDep) -> PeerQueuesPage:
+def list_peer_queues(request: Request, session: SessionDep) -> PeerQueuesPage:
     """Each peer's delivery: queue depth, failures, attempts of the oldest pending
     envelope, last success, last error and circuit breaker."""
     principal = signed_in(request)
@@ -137,8 +137,6 @@ async def list_peer_queues(request: Request, session: SessionDep) -> PeerQueuesP
 
 
 @pages.get("/admin/federation", include_in_schema=False)
-async def peer_queues_page(
-    request: Request, principal: WebPrincipal, session: SessionDep
-) -> Response:
+def peer_queues_page(request: Request, principal: WebPrincipal, session: SessionDep) -> Response:
     authorize(principal, "federation.read")
     return render(request, "federation/peers.html", {"queues": peer_queues(session, utcnow())})

@@ -41,9 +41,7 @@ def _out(session: SessionDep, area: Area, language: str) -> AreaOut:
 
 
 @router.get("/areas", response_model=Page[AreaOut])
-async def list_areas(
-    request: Request, session: SessionDep, parent: str | None = None
-) -> Page[AreaOut]:
+def list_areas(request: Request, session: SessionDep, parent: str | None = None) -> Page[AreaOut]:
     """List the areas directly under ``parent`` (the countries when it is omitted)."""
     if parent:
         get_area(session, parent)
@@ -53,7 +51,7 @@ async def list_areas(
 
 
 @router.get("/areas/{code}", response_model=AreaOut)
-async def read_area(code: str, request: Request, session: SessionDep) -> AreaOut:
+def read_area(code: str, request: Request, session: SessionDep) -> AreaOut:
     area = session.get(Area, code)
     if area is None:
         raise DomainError("API-106")

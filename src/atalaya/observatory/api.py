@@ -71,7 +71,7 @@ QueryDep = Annotated[IndicatorQuery, Depends(indicator_query)]
 
 
 @router.get("/indicators", response_model=Page[IndicatorOut])
-async def list_indicators(
+def list_indicators(
     request: Request,
     session: SessionDep,
     q: QueryDep,
@@ -102,7 +102,7 @@ async def list_indicators(
         }
     },
 )
-async def export_indicators(
+def export_indicators(
     request: Request,
     session: SessionDep,
     q: QueryDep,
@@ -118,7 +118,7 @@ async def export_indicators(
     body = exports.export(session, values, format, request_language(request), q)
     if who is not None:
         detail = exports.audit_detail(format, values, q)
-        await audit_read(request, "stats.export", object_type="indicator", detail=detail)
+        audit_read(request, "stats.export", object_type="indicator", detail=detail)
     name = exports.file_name(format, utcnow().date())
     disposition = {"Content-Disposition": f'attachment; filename="{name}"'}
     return Response(body, media_type=kind.media_type, headers=disposition)
@@ -129,7 +129,7 @@ async def export_indicators(
     response_class=Response,
     responses={200: {"content": {"application/vnd.sdmx.structure+xml": {}}}},
 )
-async def indicator_structure(session: SessionDep) -> Response:
+def indicator_structure(session: SessionDep) -> Response:
     """The SDMX-ML 2.1 structure message that SDMX exports are made against: dataflow
     ``ATALAYA:DF_CRIME(1.0)``, its data structure, concepts and code lists. Public."""
     return Response(
@@ -145,7 +145,7 @@ class PlansPage(BaseModel):
 
 
 @router.get("/plans", response_model=PlansPage)
-async def list_plans(session: SessionDep, request: Request) -> PlansPage:
+def list_plans(session: SessionDep, request: Request) -> PlansPage:
     """National plans with their targets: published plans whose series are all published
     for anyone; the others for users with ``stats.read`` in the plan's country."""
     who = caller(request)
@@ -155,7 +155,7 @@ async def list_plans(session: SessionDep, request: Request) -> PlansPage:
 
 
 @router.get("/plans/{code}/progress", response_model=PlanProgressOut)
-async def plan_progress(
+def plan_progress(
     request: Request,
     session: SessionDep,
     code: Annotated[str, Path(max_length=40)],
@@ -175,7 +175,7 @@ class ReconciliationPage(BaseModel):
 
 
 @router.get("/indicators/reconciliation", response_model=ReconciliationPage)
-async def reconciliation(
+def reconciliation(
     session: SessionDep,
     request: Request,
     area: Code = None,

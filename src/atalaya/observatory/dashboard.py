@@ -259,7 +259,7 @@ async def visitor(request: Request) -> Principal | None:
     if not has_credentials(request):
         return None
     try:
-        return authenticate(request)
+        return await authenticate(request)
     except DomainError as error:
         if error.code.startswith("AUTH-"):
             return None
@@ -271,7 +271,7 @@ Text = Annotated[str, Query(max_length=40)]
 
 
 @router.get("/observatory")
-async def dashboard_page(
+def dashboard_page(
     request: Request,
     session: SessionDep,
     who: VisitorDep,

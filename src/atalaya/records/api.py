@@ -120,7 +120,7 @@ class VersionOut(BaseModel):
 
 
 @router.post("/incidents", status_code=201, response_model=IncidentOut)
-async def record_incident(body: IncidentIn, request: Request, session: SessionDep) -> IncidentOut:
+def record_incident(body: IncidentIn, request: Request, session: SessionDep) -> IncidentOut:
     """Record an incident for your agency. All broken rules come back together."""
     principal = signed_in(request)
     incident = service.create_incident(session, audit_context(request), principal, body)
@@ -142,7 +142,7 @@ class SummaryOut(BaseModel):
 
 
 @router.get("/incidents/summary", response_model=SummaryOut)
-async def summarise_incidents(
+def summarise_incidents(
     request: Request,
     session: SessionDep,
     by: GroupBy,
@@ -163,13 +163,13 @@ async def summarise_incidents(
 
 
 @router.get("/incidents/{incident_id}", response_model=IncidentOut)
-async def read_incident(incident_id: RowId, request: Request, session: SessionDep) -> IncidentOut:
+def read_incident(incident_id: RowId, request: Request, session: SessionDep) -> IncidentOut:
     """Read an incident; a read of the persons in it is audited."""
     principal = signed_in(request)
     incident = service.get_incident(session, incident_id)
     authorize(principal, "record.read", service.incident_scope(incident))
     out = IncidentOut.of(incident)
-    await audit_read(
+    audit_read(
         request,
         "incident.read",
         object_type="incident",
@@ -180,7 +180,7 @@ async def read_incident(incident_id: RowId, request: Request, session: SessionDe
 
 
 @router.put("/incidents/{incident_id}", response_model=IncidentOut)
-async def update_incident(
+def update_incident(
     incident_id: RowId,
     body: IncidentIn,
     request: Request,
@@ -194,15 +194,13 @@ async def update_incident(
 
 
 @router.get("/incidents/{incident_id}/history", response_model=list[VersionOut])
-async def incident_history(
-    incident_id: RowId, request: Request, session: SessionDep
-) -> list[VersionOut]:
+def incident_history(incident_id: RowId, request: Request, session: SessionDep) -> list[VersionOut]:
     """Every version of the incident: who changed it, when, and what it then said."""
     principal = signed_in(request)
     incident = service.get_incident(session, incident_id)
     authorize(principal, "record.read", service.incident_scope(incident))
     versions = service.history(session, incident)
-    await audit_read(request, "incident.history", object_type="incident", object_id=incident_id)
+    audit_read(request, "incident.history", object_type="incident", object_id=incident_id)
     return [
         VersionOut(
             version=v.version,
@@ -216,7 +214,7 @@ async def incident_history(
 
 
 @router.get("/incidents", response_model=Page[IncidentOut])
-async def list_incidents(
+def list_incidents(
     request: Request,
     session: SessionDep,
     flt: FilterDep,
@@ -230,7 +228,7 @@ async def list_incidents(
         authorize(principal, "record.search")
     stmt = service.visible_incidents(principal, flt)
     page = paginate(session, stmt, Incident.id, cursor, limit, IncidentOut.of)
-    await audit_read(
+    audit_read(
         request, "incident.list", object_type="incident", detail={"ids": [i.id for i in page.items]}
     )
     return page
@@ -263,7 +261,7 @@ def _thing_hits(hits: list[things.Hit], model: type[BaseModel]) -> Page[ThingHit
 
 
 @router.get("/vehicles", response_model=Page[ThingHit])
-async def search_vehicles(
+def search_vehicles(
     request: Request,
     session: SessionDep,
     plate: Annotated[str | None, Query(max_length=20)] = None,
@@ -273,7 +271,7 @@ async def search_vehicles(
     principal = signed_in(request)
     authorize(principal, "record.read")
     hits = things.find_vehicles(session, principal, plate=plate, vin=vin)
-    await audit_read(
+    audit_read(
         request,
         "vehicle.search",
         object_type="vehicle",
@@ -283,7 +281,7 @@ async def search_vehicles(
 
 
 @router.get("/firearms", response_model=Page[ThingHit])
-async def search_firearms(
+def search_firearms(
     request: Request,
     session: SessionDep,
     serial: Annotated[str, Query(min_length=1, max_length=60)],
@@ -292,7 +290,7 @@ async def search_firearms(
     principal = signed_in(request)
     authorize(principal, "record.read")
     hits = things.find_firearms(session, principal, serial=serial)
-    await audit_read(
+    audit_read(
         request,
         "firearm.search",
         object_type="firearm",
@@ -302,7 +300,7 @@ async def search_firearms(
 
 
 @router.get("/documents", response_model=Page[ThingHit])
-async def search_documents(
+def search_documents(
     request: Request,
     session: SessionDep,
     number: Annotated[str, Query(min_length=1, max_length=60)],
@@ -312,7 +310,7 @@ async def search_documents(
     principal = signed_in(request)
     authorize(principal, "record.read")
     hits = things.find_documents(session, principal, number=number, issuing_country=issuing_country)
-    await audit_read(
+    audit_read(
         request,
         "document.search",
         object_type="document",
@@ -332,7 +330,7 @@ class PersonHitOut(BaseModel):
 
 
 @router.get("/persons", response_model=Page[PersonHitOut])
-async def search_persons(
+def search_persons(
     request: Request,
     session: SessionDep,
     surnames: Annotated[str, Query(min_length=1, max_length=200)],
@@ -348,7 +346,7 @@ async def search_persons(
     authorize(principal, "record.read")
     query = persons.PersonQuery(given_names, surnames, date_of_birth, sex, nationality, threshold)
     hits = persons.find_persons(session, principal, query)
-    await audit_read(
+    audit_read(
         request,
         "person.search",
         object_type="person",
@@ -427,14 +425,14 @@ class PersonOut(BaseModel):
 
 
 @router.get("/persons/{person_id}", response_model=PersonOut)
-async def read_person(person_id: RowId, request: Request, session: SessionDep) -> PersonOut:
+def read_person(person_id: RowId, request: Request, session: SessionDep) -> PersonOut:
     """A person as recorded in an incident (``id`` as in search results), and the other
     records of the same person in the incidents you may see, each scored with the
     reasons. Not found unless the person's incident is one you may see; audited."""
     principal = signed_in(request)
     found = appearances.of_person(session, principal, person_id)
     out = PersonOut.of(found)
-    await audit_read(
+    audit_read(
         request,
         "person.read",
         object_type="person",
@@ -478,8 +476,8 @@ def _thing_out(found: ThingAppearances, model: type[Thing]) -> ThingOut[Thing]:
     )
 
 
-async def _audit_thing(request: Request, kind: str, found: ThingAppearances) -> None:
-    await audit_read(
+def _audit_thing(request: Request, kind: str, found: ThingAppearances) -> None:
+    audit_read(
         request,
         f"{kind}.read",
         object_type=kind,
@@ -489,33 +487,29 @@ async def _audit_thing(request: Request, kind: str, found: ThingAppearances) -> 
 
 
 @router.get("/vehicles/{vehicle_id}", response_model=ThingOut[VehicleIn])
-async def read_vehicle(
-    vehicle_id: RowId, request: Request, session: SessionDep
-) -> ThingOut[VehicleIn]:
+def read_vehicle(vehicle_id: RowId, request: Request, session: SessionDep) -> ThingOut[VehicleIn]:
     """A vehicle as recorded in an incident, and the other records with its VIN, or its
     plate in the same area, in the incidents you may see; audited."""
     principal = signed_in(request)
     found = appearances.of_vehicle(session, principal, vehicle_id)
     out = _thing_out(found, VehicleIn)
-    await _audit_thing(request, "vehicle", found)
+    _audit_thing(request, "vehicle", found)
     return out
 
 
 @router.get("/firearms/{firearm_id}", response_model=ThingOut[FirearmIn])
-async def read_firearm(
-    firearm_id: RowId, request: Request, session: SessionDep
-) -> ThingOut[FirearmIn]:
+def read_firearm(firearm_id: RowId, request: Request, session: SessionDep) -> ThingOut[FirearmIn]:
     """A firearm as recorded in an incident, and the other records with its serial number
     in the incidents you may see; audited."""
     principal = signed_in(request)
     found = appearances.of_firearm(session, principal, firearm_id)
     out = _thing_out(found, FirearmIn)
-    await _audit_thing(request, "firearm", found)
+    _audit_thing(request, "firearm", found)
     return out
 
 
 @router.get("/documents/{document_id}", response_model=ThingOut[DocumentIn])
-async def read_document(
+def read_document(
     document_id: RowId, request: Request, session: SessionDep
 ) -> ThingOut[DocumentIn]:
     """An identity document as recorded in an incident, and the other records with its
@@ -523,5 +517,5 @@ async def read_document(
     principal = signed_in(request)
     found = appearances.of_document(session, principal, document_id)
     out = _thing_out(found, DocumentIn)
-    await _audit_thing(request, "document", found)
+    _audit_thing(request, "document", found)
     return out

@@ -14,7 +14,7 @@ from fastapi.responses import RedirectResponse, Response
 from pydantic import ValidationError
 
 from atalaya.accounts.authz import Principal, Scope, authorize
-from atalaya.accounts.deps import SessionDep, audit_context, audit_read
+from atalaya.accounts.deps import SessionDep, SubmittedForm, audit_context, audit_read
 from atalaya.accounts.views import CsrfDep, WebPrincipal
 from atalaya.alerts.service import alerts_for_incident
 from atalaya.classification.crosswalks import SCHEMES
@@ -46,7 +46,7 @@ STALE_MESSAGE = N_(
 
 
 @router.get("/incidents")
-async def incidents_page(
+def incidents_page(
     request: Request,
     principal: WebPrincipal,
     session: SessionDep,
@@ -72,7 +72,7 @@ async def incidents_page(
     )
     stmt = service.visible_incidents(principal, flt)
     page = paginate(session, stmt, service.Incident.id, cursor, 50, lambda incident: incident)
-    await audit_read(
+    audit_read(
         request, "incident.list", object_type="incident", detail={"ids": [i.id for i in page.items]}
     )
     filters = {
@@ -94,12 +94,11 @@ async def new_incident_page(request: Request, principal: WebPrincipal) -> Respon
 
 
 @router.post("/incidents/new", dependencies=[CsrfDep])
-async def record_incident(
-    request: Request, principal: WebPrincipal, session: SessionDep
+def record_incident(
+    request: Request, principal: WebPrincipal, session: SessionDep, form: SubmittedForm
 ) -> Response:
     """Record the incident, or show the form again with each message beside its field."""
     authorize(principal, "record.create")
-    form = await _submitted(request)
     ctx = audit_context(request)
     return _submit(
         request, None, form, lambda d: service.create_incident(session, ctx, principal, d)
@@ -107,7 +106,7 @@ async def record_incident(
 
 
 @router.get("/incidents/{incident_id}/edit")
-async def edit_incident_page(
+def edit_incident_page(
     incident_id: RowId, request: Request, principal: WebPrincipal, session: SessionDep
 ) -> Response:
     """The form to change an incident, filled in from its current version; audited as a
@@ -117,7 +116,7 @@ async def edit_incident_page(
     record = service.history(session, incident)[-1].record
     form = incident_form.form_from_record(record) | {"base_version": str(incident.version)}
     rows = incident_form.rows_for_record(record)
-    await audit_read(
+    audit_read(
         request,
         "incident.read",
         object_type="incident",
@@ -128,17 +127,18 @@ async def edit_incident_page(
 
 
 @router.post("/incidents/{incident_id}/edit", dependencies=[CsrfDep])
-async def save_incident(
-    incident_id: RowId, request: Request, principal: WebPrincipal, session: SessionDep
+def save_incident(
+    incident_id: RowId,
+    request: Request,
+    principal: WebPrincipal,
+    session: SessionDep,
+    form: SubmittedForm,
 ) -> Response:
     """Save the form as the incident's next version, or show it again with the messages.
 
     A form opened on an older version than the current one is not saved: it comes back,
     as filled in, to be checked against what changed meanwhile and sent again.
     """
-    # The form is read before the first statement: a request never awaits while its
-    # transaction holds the writers' lock (see ``committed_in_thread``).
-    form = await _submitted(request)
     incident = service.get_incident(session, incident_id)
     authorize(principal, "record.update", service.incident_scope(incident))
     if "more" not in form and form.get("base_version") != str(incident.version):
@@ -153,11 +153,6 @@ async def save_incident(
         form,
         lambda data: service.update_incident(session, ctx, principal, incident, data),
     )
-
-
-async def _submitted(request: Request) -> dict[str, str]:
-    """Return the posted form's text fields."""
-    return {k: v for k, v in (await request.form()).items() if isinstance(v, str)}
 
 
 def _submit(
@@ -217,7 +212,7 @@ def _render_form(
 
 
 @router.get("/incidents/{incident_id}")
-async def incident_page(
+def incident_page(
     incident_id: RowId, request: Request, principal: WebPrincipal, session: SessionDep
 ) -> Response:
     """One incident in full, with its history and what each version changed; the read is
@@ -226,7 +221,7 @@ async def incident_page(
     scope = service.incident_scope(incident)
     authorize(principal, "record.read", scope)
     versions = service.history(session, incident)
-    await audit_read(
+    audit_read(
         request,
         "incident.read",
         object_type="incident",
@@ -275,13 +270,13 @@ def _flatten(record: Mapping[str, Any], prefix: str = "") -> dict[str, Any]:
 
 
 @router.get("/persons/{involvement_id}")
-async def person_page(
+def person_page(
     involvement_id: RowId, request: Request, principal: WebPrincipal, session: SessionDep
 ) -> Response:
     """A person as recorded in an incident, and the other incidents one may see where the
     same person appears, each with its score and reasons; the read is audited."""
     found = appearances.of_person(session, principal, involvement_id)
-    await audit_read(
+    audit_read(
         request,
         "person.read",
         object_type="person",
@@ -292,34 +287,34 @@ async def person_page(
 
 
 @router.get("/vehicles/{vehicle_id}")
-async def vehicle_page(
+def vehicle_page(
     vehicle_id: RowId, request: Request, principal: WebPrincipal, session: SessionDep
 ) -> Response:
     """A vehicle, and the other incidents one may see that record it (by VIN or plate)."""
     found = appearances.of_vehicle(session, principal, vehicle_id)
-    return await _thing_page(request, "vehicle", found)
+    return _thing_page(request, "vehicle", found)
 
 
 @router.get("/firearms/{firearm_id}")
-async def firearm_page(
+def firearm_page(
     firearm_id: RowId, request: Request, principal: WebPrincipal, session: SessionDep
 ) -> Response:
     """A firearm, and the other incidents one may see that record its serial number."""
     found = appearances.of_firearm(session, principal, firearm_id)
-    return await _thing_page(request, "firearm", found)
+    return _thing_page(request, "firearm", found)
 
 
 @router.get("/documents/{document_id}")
-async def document_page(
+def document_page(
     document_id: RowId, request: Request, principal: WebPrincipal, session: SessionDep
 ) -> Response:
     """An identity document, and the other incidents one may see that record its number."""
     found = appearances.of_document(session, principal, document_id)
-    return await _thing_page(request, "document", found)
+    return _thing_page(request, "document", found)
 
 
-async def _thing_page(request: Request, kind: str, found: appearances.ThingAppearances) -> Response:
-    await audit_read(
+def _thing_page(request: Request, kind: str, found: appearances.ThingAppearances) -> Response:
+    audit_read(
         request,
         f"{kind}.read",
         object_type=kind,
@@ -345,7 +340,7 @@ def item_path(item: Involvement | Vehicle | Firearm | IdentityDocument) -> str:
 
 
 @router.get("/search")
-async def search_page(
+def search_page(
     request: Request,
     principal: WebPrincipal,
     session: SessionDep,
@@ -389,7 +384,7 @@ async def search_page(
         incidents = sorted(
             {h.incident.id for h in person_hits} | {h.incident.id for h in thing_hits}
         )
-        await audit_read(
+        audit_read(
             request,
             "search",
             object_type="incident",

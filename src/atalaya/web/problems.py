@@ -14,12 +14,13 @@ from fastapi import FastAPI, Request
 from fastapi.exceptions import RequestValidationError
 from fastapi.responses import JSONResponse, RedirectResponse, Response
 from pydantic import BaseModel
-from sqlalchemy.exc import DataError
+from sqlalchemy.exc import DataError, OperationalError
 from starlette.exceptions import HTTPException
 
 from atalaya.accounts.deps import get_runtime
 from atalaya.audit import service as audit
 from atalaya.audit.service import Outcome
+from atalaya.db import statement_timed_out
 from atalaya.errors import DomainError, FieldError, field_errors_from_pydantic, message_for
 from atalaya.i18n import translator
 from atalaya.web.language import request_language
@@ -62,6 +63,7 @@ PROBLEM_RESPONSES: dict[int | str, dict[str, Any]] = {
     404: _described("Not found (API-106)"),
     413: _described("Request body too large (API-105)"),
     422: _described("Invalid fields, all of them listed in `errors`"),
+    503: _described("Over the node's time budget per statement (API-111)"),
 }
 PROBLEM_TYPE = "/problems/"
 DENIALS = frozenset({"AUTH-111", "AUTH-112", "AUTH-113", "AUTH-110"})
@@ -213,9 +215,23 @@ def install(app: FastAPI) -> None:
         log.exception("unhandled error on %s %s", request.method, request.url.path)
         return await respond(request, DomainError("API-500"))
 
+    async def over_budget(request: Request, exc: Exception) -> Response:
+        if not statement_timed_out(exc):
+            return await unexpected(request, exc)
+        route = getattr(request.scope.get("route"), "path", request.url.path)
+        log.warning(
+            "statement stopped at the node's budget (%ss) on %s %s (route %s)",
+            get_runtime(request).settings.statement_timeout_seconds,
+            request.method,
+            request.url.path,
+            route,
+        )
+        return await respond(request, DomainError("API-111"))
+
     app.add_exception_handler(DomainError, domain)
     app.add_exception_handler(RequestValidationError, validation)
     app.add_exception_handler(HTTPException, http)
     describe_problems_in_openapi(app)
     app.add_exception_handler(DataError, unstorable)
+    app.add_exception_handler(OperationalError, over_budget)
     app.add_exception_handler(Exception, unexpected)
