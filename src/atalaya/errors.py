@@ -185,6 +185,14 @@ CODES: dict[str, tuple[int, str]] = {
     "FED-158": (403, N_("No peer has an agreement in force with this node allowing {data_class}.")),
     "FED-159": (502, N_("The peer's answer is not valid: {problem}")),
     "FED-160": (502, N_("The peer could not be reached: {problem}")),
+    "FED-161": (410, N_("The references of this hit have expired: ask again to follow it up.")),
+    "FED-162": (
+        429,
+        N_(
+            "The daily quota of {limit} hit/no-hit queries is used up (the default: the "
+            "agreement sets no quota of its own)."
+        ),
+    ),
     "FED-140": (
         403,
         N_("No agreement in force lets {data_class} go to this peer any more: not sent."),

@@ -57,6 +57,9 @@ class Settings(BaseSettings):
     # How long a rotated-out public key still verifies (and its private key decrypts).
     federation_key_overlap_hours: int = 168
     federation_timeout_seconds: float = 10.0
+    # Hit/no-hit queries a peer may put a day under an agreement that sets no daily
+    # limit (docs/federation.md#hitno-hit): a day of checks, too few to guess plates.
+    federation_hit_daily_limit: int = 1000
     # Delivery of the outbox (docs/federation.md#delivery): retries wait a random time
     # up to min(cap, base * 2**attempts); after breaker_failures failures in a row a
     # peer's queue waits breaker_open_seconds, then one envelope is tried.

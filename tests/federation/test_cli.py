@@ -3,6 +3,7 @@ by a real process on 127.0.0.1."""
 
 from __future__ import annotations
 
+import json
 import os
 import subprocess
 import sys
@@ -19,9 +20,12 @@ from typer.testing import CliRunner
 from atalaya.audit.models import AuditEntry
 from atalaya.cli import app as cli
 from atalaya.db import make_engine
-from atalaya.federation.models import Agreement, Peer
+from atalaya.federation import peers
+from atalaya.federation.models import Agreement, Direction, Peer
 from atalaya.settings import Settings
-from conftest import free_port
+from conftest import TEST_CONTEXT, free_port
+
+from .conftest import FOREIGN_URL, ForeignNode
 
 runner = CliRunner()
 
@@ -153,4 +157,36 @@ def test_peers_add_pins_only_the_fingerprint_given_out_of_band(
             ["node:ping", "alert:wanted"],
         )
         assert agreement.valid_until is not None and agreement.valid_until.year == 2100
+    engine.dispose()
+
+
+def test_amending_an_agreement_changes_only_what_is_given(
+    cli_env: Settings, foreign: ForeignNode
+) -> None:
+    engine = make_engine(cli_env)
+    description = peers.fetch_description(foreign.client, FOREIGN_URL)
+    with Session(engine) as session:
+        peers.add_peer(session, TEST_CONTEXT, description, description.fingerprint)
+        session.commit()
+
+    def newest_terms() -> tuple[object, ...]:
+        with Session(engine) as session:
+            a = session.scalars(select(Agreement).order_by(Agreement.version.desc())).first()
+            assert a is not None
+            until = a.valid_until.year if a.valid_until else None
+            send, receive = a.classes(Direction.SEND), a.classes(Direction.RECEIVE)
+            return (a.version, send, receive, json.loads(a.conditions), a.daily_limit, until)
+
+    add = ["agreements", "add", "--peer", "co-ponal", "--send", "alert:wanted"]
+    add += ["--receive", "node:ping,hit:vehicle", "--condition", "H2", "--daily-limit", "100"]
+    assert runner.invoke(cli, [*add, "--until", "2099-12-31"]).exit_code == 0
+    both = ["node:ping", "hit:vehicle"]
+
+    limit = runner.invoke(cli, ["agreements", "amend", "co-ponal-1", "--daily-limit", "500"])
+    assert limit.exit_code == 0, limit.output
+    assert newest_terms() == (2, ["alert:wanted"], both, ["H2"], 500, 2100)
+
+    emptied = runner.invoke(cli, ["agreements", "amend", "co-ponal-1", "--send", "", "--no-until"])
+    assert emptied.exit_code == 0, emptied.output
+    assert newest_terms() == (3, [], both, ["H2"], 500, None)
     engine.dispose()

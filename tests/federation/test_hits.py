@@ -7,6 +7,7 @@ import asyncio
 import datetime as dt
 import json
 import shutil
+import uuid
 from collections.abc import Iterator
 from dataclasses import dataclass
 from pathlib import Path
@@ -17,7 +18,7 @@ import pytest
 from fastapi import FastAPI
 from fastapi.testclient import TestClient
 from joserfc.jwk import OKPKey
-from sqlalchemy import Connection, Engine, inspect, select, text
+from sqlalchemy import Connection, Engine, inspect, select, text, update
 from sqlalchemy.orm import Session
 
 from atalaya.accounts.service import get_user, principal_for
@@ -25,8 +26,8 @@ from atalaya.app import create_app
 from atalaya.audit.models import AuditEntry
 from atalaya.db import make_engine, utcnow
 from atalaya.errors import DomainError
-from atalaya.federation import hit_queries, node, peers
-from atalaya.federation.agreements import Terms, add_agreement, revoke_agreement
+from atalaya.federation import hit_queries, node, outbox, peers
+from atalaya.federation.agreements import Terms, add_agreement, latest_version, revoke_agreement
 from atalaya.federation.hits import Question, blind, person_form, shared_key
 from atalaya.federation.keys import public_jwk
 from atalaya.federation.models import (
@@ -37,6 +38,7 @@ from atalaya.federation.models import (
     OutboxEnvelope,
     Peer,
 )
+from atalaya.migrations import upgrade
 from atalaya.records.schema import IncidentIn
 from atalaya.records.service import create_incident
 from atalaya.settings import Settings
@@ -48,6 +50,15 @@ B_URL = "https://co-ponal.test"
 STOLEN_VIN = "1M8GDM9AXKP042788"
 UNKNOWN_VIN = "3VWFE21C04M000001"
 HIT_CLASSES = ["hit:vehicle", "hit:person", "case:information_request"]
+SUSPECT = {"role": "suspect", "given_names": "José Luis", "surnames": "Vásquez Peña",
+           "sex": "male", "date_of_birth": "1980-05-01"}  # fmt: skip
+JOSE_LUIS = Question(
+    "person",
+    "wanted_check",
+    given_names="jose luis",
+    surnames="Pena Vazquez",
+    date_of_birth="1980-05-01",
+)
 
 
 @dataclass
@@ -254,6 +265,24 @@ def test_a_stolen_vin_on_b_is_a_hit_with_a_reference_and_an_unknown_one_no_hit(
     assert tables_holding(session.connection(), UNKNOWN_VIN) == set()
 
 
+def test_each_hit_has_a_reference_of_its_own_across_kinds_and_queries(
+    session: Session, settings: Settings, paired: Peer, b: NodeB
+) -> None:
+    b_agreement(b, HIT_CLASSES)
+    incident_id = record_on_b(b, persons=[SUSPECT])
+    plate = Question("plate", "stolen_property_check", "EFG-12-34")
+    questions = [vin(STOLEN_VIN), plate, JOSE_LUIS, vin(STOLEN_VIN)]
+
+    answers = [ask(session, settings, b, question) for question in questions]
+
+    assert [a.outcome for a in answers] == [HitOutcome.HIT] * 4
+    references = [r for a in answers for r in json.loads(a.references)]
+    assert len(set(references)) == len(references) == 4
+    with b.session() as b_session:
+        received = b_session.scalars(select(HitQueryReceived).order_by(HitQueryReceived.id))
+        assert [json.loads(r.matches) for r in received] == [{r: incident_id} for r in references]
+
+
 def test_a_vehicle_recovered_or_in_a_restricted_incident_is_no_hit(
     session: Session, settings: Settings, paired: Peer, b: NodeB
 ) -> None:
@@ -280,9 +309,7 @@ def test_a_person_is_found_by_a_variant_of_their_name_and_their_date_of_birth(
     session: Session, settings: Settings, paired: Peer, b: NodeB
 ) -> None:
     b_agreement(b, HIT_CLASSES)
-    suspect = {"role": "suspect", "given_names": "José Luis", "surnames": "Vásquez Peña",
-               "sex": "male", "date_of_birth": "1980-05-01"}  # fmt: skip
-    record_on_b(b, persons=[suspect])
+    record_on_b(b, persons=[SUSPECT])
 
     def person(surnames: str, born: str) -> Question:
         return Question("person", "wanted_check", given_names="jose luis", surnames=surnames,
@@ -326,6 +353,45 @@ def test_the_daily_quota_of_queries_refuses_once_used_up(
         ("no_hit", None),
         ("refused", "FED-114"),
     ]
+
+
+def test_without_a_quota_of_its_own_an_agreement_answers_1000_queries_a_day(
+    session: Session, settings: Settings, paired: Peer, b: NodeB
+) -> None:
+    reference = b_agreement(b, HIT_CLASSES)
+    an_hour_ago = utcnow() - dt.timedelta(hours=1)
+    with b.session() as b_session:
+        a = b_session.scalars(select(Peer).where(Peer.node_id == LOCAL)).one()
+        agreement_id = latest_version(b_session, reference).id
+        b_session.add_all(
+            HitQueryReceived(
+                envelope_id=str(uuid.uuid4()),
+                peer_id=a.id,
+                agreement_id=agreement_id,
+                kind="plate",
+                blinded="x" * 43,
+                purpose="border_check",
+                outcome=HitOutcome.NO_HIT,
+                received_at=an_hour_ago,
+            )
+            for _ in range(999)
+        )
+        b_session.commit()
+
+    thousandth = ask(session, settings, b, vin(UNKNOWN_VIN))
+    refused = ask(session, settings, b, vin(UNKNOWN_VIN))
+    principal = principal_for(get_user(session, "alice"))
+    (sent,) = hit_queries.prepare(session, settings, principal, vin(UNKNOWN_VIN), B, utcnow())
+    with TestClient(b.app, base_url=B_URL) as client:
+        again = client.post(
+            "/federation/hits", content=sent.token, headers={"content-type": "application/jose"}
+        )
+
+    assert (thousandth.outcome, thousandth.code) == (HitOutcome.NO_HIT, None)
+    assert (refused.outcome, refused.code) == (HitOutcome.REFUSED, "FED-162")
+    assert (again.status_code, again.json()["code"]) == (429, "FED-162")
+    # The oldest query counted leaves the last 24 hours in 23 hours.
+    assert 23 * 3600 - 60 < int(again.headers["Retry-After"]) <= 23 * 3600
 
 
 def test_a_replayed_query_is_refused(
@@ -398,6 +464,115 @@ def test_a_watched_record_tells_its_owner_of_hits_and_follow_ups(
     ]
     assert listed["items"][0]["requested_by"] == "MX-SSPM-JUA/alice"
     assert charlie["items"] == []
+
+
+def test_a_reference_is_followed_up_only_by_the_peer_and_in_the_query_it_was_given(
+    session: Session, settings: Settings, paired: Peer, b: NodeB, tmp_path: Path
+) -> None:
+    b_agreement(b, HIT_CLASSES)
+    record_on_b(b)
+    first = ask(session, settings, b, vin(STOLEN_VIN))
+    second = ask(session, settings, b, vin(STOLEN_VIN))
+    (reference,) = json.loads(first.references)
+    c_settings, b_on_c = third_node(tmp_path, b)
+    with Session(make_engine(c_settings)) as c_session:
+        from_c = followup_token(c_session, c_settings, b_on_c, first.envelope_id, reference)
+
+    with TestClient(b.app, base_url=B_URL) as client:
+        by_c = deliver(client, from_c)
+        in_second = deliver(
+            client, followup_token(session, settings, paired, second.envelope_id, reference)
+        )
+        right = deliver(
+            client, followup_token(session, settings, paired, first.envelope_id, reference)
+        )
+
+    assert (by_c.status_code, by_c.json()["code"]) == (422, "FED-155")
+    assert (in_second.status_code, in_second.json()["code"]) == (422, "FED-155")
+    assert right.status_code == 202, right.text
+
+
+def test_a_reference_can_be_followed_up_for_30_days(
+    session: Session, settings: Settings, paired: Peer, b: NodeB
+) -> None:
+    b_agreement(b, HIT_CLASSES)
+    record_on_b(b)
+    hit = ask(session, settings, b, vin(STOLEN_VIN))
+    alice = principal_for(get_user(session, "alice"))
+    hit_queries.follow_up(session, settings, TEST_CONTEXT, alice, hit.envelope_id)
+    session.commit()
+    queued = session.scalars(
+        select(OutboxEnvelope).where(OutboxEnvelope.envelope_id == hit.followup_envelope_id)
+    ).one()
+    a_month_ago = utcnow() - dt.timedelta(days=30, minutes=1)
+    with b.session() as b_session:
+        b_session.execute(update(HitQueryReceived).values(received_at=a_month_ago))
+        b_session.commit()
+
+    with TestClient(b.app, base_url=B_URL) as client:
+        late = deliver(client, queued.token)
+    older = ask(session, settings, b, vin(STOLEN_VIN))
+    older.asked_at = a_month_ago
+    with pytest.raises(DomainError) as refused:
+        hit_queries.follow_up(session, settings, TEST_CONTEXT, alice, older.envelope_id)
+
+    assert (late.status_code, late.json()["code"]) == (410, "FED-161")
+    assert refused.value.code == "FED-161"
+    with b.session() as b_session:
+        assert b_session.scalars(select(HitNotification)).all() == []
+
+
+C = "pe-pnp"
+
+
+def third_node(tmp_path: Path, b: NodeB) -> tuple[Settings, Peer]:
+    """Set up a third node, C, and pin it and B on each other, with agreements that let
+    C send follow-ups to B; return C's settings and B as C's peer."""
+    settings = make_settings(f"sqlite:///{tmp_path / 'c.db'}", tmp_path / "c")
+    engine = make_engine(settings)
+    upgrade(engine)
+    with Session(engine, expire_on_commit=False) as session:
+        node.init_node(
+            session, TEST_CONTEXT, settings, node_id=C, name="PNP", country="PE", url="https://c"
+        )
+        c_description = peers.read_description(node.describe(session, settings))
+        with TestClient(b.app, base_url=B_URL) as client:
+            b_description = peers.fetch_description(client, B_URL)
+        b_peer = peers.add_peer(session, TEST_CONTEXT, b_description, b_description.fingerprint)
+        add_agreement(session, TEST_CONTEXT, Terms(send=["case:information_request"]), peer=b_peer)
+        session.commit()
+    with b.session() as b_session:
+        c_peer = peers.add_peer(b_session, TEST_CONTEXT, c_description, c_description.fingerprint)
+        terms = Terms(receive=["case:information_request"])
+        add_agreement(b_session, TEST_CONTEXT, terms, peer=c_peer)
+        b_session.commit()
+    engine.dispose()
+    return settings, b_peer
+
+
+def followup_token(
+    session: Session, settings: Settings, to: Peer, query: str, reference: str
+) -> str:
+    """Return a ``hit.followup`` of ``reference`` in ``query``, sealed by the node of
+    ``session`` for ``to`` as its outbox would send it."""
+    body = {
+        "query": query,
+        "reference": reference,
+        "purpose": "stolen_property_check",
+        "requested_by": "AGENCY/someone",
+    }
+    identity = node.identity(session)
+    queued = outbox.enqueue(
+        session, identity.node_id, node.load_keys(session, settings), to, "hit.followup", body
+    )
+    session.commit()
+    return queued.token
+
+
+def deliver(client: TestClient, token: str) -> httpx.Response:
+    return client.post(
+        "/federation/inbox", content=token, headers={"content-type": "application/jose"}
+    )
 
 
 def test_only_a_hit_can_be_followed_up(

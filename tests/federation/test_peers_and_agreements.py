@@ -110,7 +110,7 @@ def test_a_new_version_replaces_the_old_terms(
     peer = pin(session, foreign)
     first = agreements.add_agreement(session, TEST_CONTEXT, Terms(receive=["node:ping"]), peer=peer)
     second = agreements.amend_agreement(
-        session, TEST_CONTEXT, first.reference, Terms(receive=["alert:wanted"])
+        session, TEST_CONTEXT, first.reference, agreements.Amendment(receive=["alert:wanted"])
     )
     now = dt.datetime.now(dt.UTC) + dt.timedelta(seconds=1)
     assert (second.reference, second.version) == (first.reference, 2)

@@ -74,17 +74,51 @@ def add_agreement(
     return _store(session, ctx, reference, 1, terms, peer, group, now or utcnow())
 
 
+@dataclass(frozen=True)
+class Amendment:
+    """What a new version of an agreement changes: a field left ``None`` keeps what the
+    current version says (an empty list empties it)."""
+
+    send: list[str] | None = None
+    receive: list[str] | None = None
+    conditions: list[str] | None = None
+    daily_limit: int | None = None
+    valid_until: dt.datetime | None = None
+    no_daily_limit: bool = False  # drop the agreement's own quota (the default applies)
+    no_end: bool = False  # valid until revoked
+
+    def applied_to(self, current: Agreement, now: dt.datetime) -> Terms:
+        """Return the terms of ``current`` with this amendment's changes."""
+
+        def kept(given: list[str] | None, stored: str) -> list[str]:
+            return list(json.loads(stored)) if given is None else given
+
+        daily_limit = self.daily_limit if self.daily_limit is not None else current.daily_limit
+        valid_until = self.valid_until or current.valid_until
+        return Terms(
+            send=kept(self.send, current.send_classes),
+            receive=kept(self.receive, current.receive_classes),
+            conditions=kept(self.conditions, current.conditions),
+            daily_limit=None if self.no_daily_limit else daily_limit,
+            # A version counts from when it is recorded, or from a start still to come.
+            valid_from=current.valid_from if current.valid_from > now else None,
+            valid_until=None if self.no_end else valid_until,
+        )
+
+
 def amend_agreement(
     session: Session,
     ctx: AuditContext,
     reference: str,
-    terms: Terms,
+    amendment: Amendment,
     now: dt.datetime | None = None,
 ) -> Agreement:
-    """Record ``terms`` as the next version of agreement ``reference``, superseding the
-    current one (which stops counting at once); return the new version."""
+    """Record the next version of agreement ``reference``: the current one's terms with
+    ``amendment``'s changes. It supersedes the current one, which stops counting at
+    once; return the new version."""
     now = now or utcnow()
     current = latest_version(session, reference)
+    terms = amendment.applied_to(current, now)
     current.superseded_at = now
     session.flush()
     peer = session.get(Peer, current.peer_id) if current.peer_id else None

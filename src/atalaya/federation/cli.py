@@ -15,7 +15,7 @@ from atalaya.errors import DomainError
 from atalaya.federation import agreements as agreement_service
 from atalaya.federation import node as node_service
 from atalaya.federation import peers as peer_service
-from atalaya.federation.agreements import Terms
+from atalaya.federation.agreements import Amendment, Terms
 from atalaya.federation.envelopes import timestamp
 from atalaya.federation.models import Direction, Peer
 from atalaya.federation.outbox import enqueue
@@ -203,25 +203,45 @@ def agreements_add(
 @reports_errors
 def agreements_amend(
     reference: Annotated[str, typer.Argument(help="The agreement's reference.")],
-    send: Classes = None,
-    receive: Classes = None,
-    condition: Annotated[list[str] | None, typer.Option(help="A handling condition.")] = None,
+    send: Annotated[
+        list[str] | None,
+        typer.Option(help="The data classes sent, replacing the current ones ('' for none)."),
+    ] = None,
+    receive: Annotated[
+        list[str] | None,
+        typer.Option(help="The data classes received, replacing the current ones ('' for none)."),
+    ] = None,
+    condition: Annotated[
+        list[str] | None,
+        typer.Option(help="A handling condition, replacing the current ones ('' for none)."),
+    ] = None,
     daily_limit: Annotated[int | None, typer.Option(min=0, help="Envelopes a day.")] = None,
+    no_daily_limit: Annotated[
+        bool, typer.Option("--no-daily-limit", help="Drop the quota: the default applies.")
+    ] = False,
     until: Annotated[
         dt.datetime | None, typer.Option(formats=["%Y-%m-%d"], help="Last day (YYYY-MM-DD).")
     ] = None,
+    no_until: Annotated[bool, typer.Option("--no-until", help="Valid until revoked.")] = False,
 ) -> None:
-    """Record a new version of an agreement; its terms replace the previous ones."""
+    """Record a new version of an agreement: what is given replaces what the current
+    version says, the rest is kept."""
+    if daily_limit is not None and no_daily_limit:
+        raise typer.BadParameter("give --daily-limit or --no-daily-limit, not both")
+    if until is not None and no_until:
+        raise typer.BadParameter("give --until or --no-until, not both")
     rt = runtime()
-    terms = Terms(
-        _split(send),
-        _split(receive),
-        list(condition or []),
+    amendment = Amendment(
+        None if send is None else _split(send),
+        None if receive is None else _split(receive),
+        None if condition is None else [c for c in condition if c.strip()],
         daily_limit,
-        valid_until=until and until.replace(tzinfo=dt.UTC) + dt.timedelta(days=1),
+        until and until.replace(tzinfo=dt.UTC) + dt.timedelta(days=1),
+        no_daily_limit=no_daily_limit,
+        no_end=no_until,
     )
     with unit_of_work(rt) as session:
-        agreement = agreement_service.amend_agreement(session, cli_context(), reference, terms)
+        agreement = agreement_service.amend_agreement(session, cli_context(), reference, amendment)
     typer.echo(f"agreement {agreement.reference} version {agreement.version} recorded")
 
 

@@ -15,6 +15,7 @@ from __future__ import annotations
 
 import datetime as dt
 import json
+import math
 from collections.abc import Iterator
 from dataclasses import dataclass
 from typing import Any
@@ -41,6 +42,7 @@ from atalaya.federation.hits import (
     KINDS,
     MAX_REFERENCES,
     QUERY_TYPES,
+    REFERENCE_LIFETIME,
     SharedKey,
     blind,
     checked_purpose,
@@ -110,10 +112,13 @@ def _present(kinds: list[str], pair: tuple[str, str | None]) -> Iterator[tuple[s
         yield kind, value
 
 
-def reference_for(credentials: Credentials, agreement: Agreement, incident_id: int) -> str:
-    """Return the opaque reference a peer is given for a hit on ``incident_id``: stable
-    across versions of the agreement, meaningless to anyone but this node."""
-    return credentials.sign("hit-reference", f"{agreement.reference}:{incident_id}")[:32]
+def reference_for(credentials: Credentials, query_id: str, kind: str, incident_id: int) -> str:
+    """Return the opaque reference a peer is given for a hit on ``incident_id`` in its
+    query ``query_id``: an HMAC under this node's secret, meaningless anywhere else. The
+    query id is unique (a replay is refused) and a query asks of one kind, so no two
+    answers share a reference: the plate, the VIN and the driver of one incident, or one
+    plate asked twice, cannot be linked by their references."""
+    return credentials.sign("hit-reference", f"{query_id}:{kind}:{incident_id}")[:32]
 
 
 @dataclass(frozen=True)
@@ -130,7 +135,7 @@ class Scope:
         )
 
 
-def refresh(session: Session, credentials: Credentials, scope: Scope, now: dt.datetime) -> int:
+def refresh(session: Session, scope: Scope, now: dt.datetime) -> int:
     """Bring the index of ``scope`` up to date with the incidents' versions; return how
     many incidents were (re)read. Under another key than before, start afresh."""
     state = _locked_state(session, scope)
@@ -150,7 +155,7 @@ def refresh(session: Session, credentials: Credentials, scope: Scope, now: dt.da
         )
     incident_ids = list(session.scalars(changed).all())
     for start in range(0, len(incident_ids), CHUNK):
-        _reindex(session, credentials, scope, incident_ids[start : start + CHUNK])
+        _reindex(session, scope, incident_ids[start : start + CHUNK])
     state.through_version = max(state.through_version, settled or 0)
     state.refreshed_at = now
     session.flush()
@@ -179,9 +184,7 @@ def _locked_state(session: Session, scope: Scope) -> HitIndexState:
     return state
 
 
-def _reindex(
-    session: Session, credentials: Credentials, scope: Scope, incident_ids: list[int]
-) -> None:
+def _reindex(session: Session, scope: Scope, incident_ids: list[int]) -> None:
     session.execute(
         delete(HitIndexEntry).where(scope.entries(), HitIndexEntry.incident_id.in_(incident_ids))
     )
@@ -194,7 +197,6 @@ def _reindex(
             "kind": kind,
             "blinded": blinded,
             "incident_id": incident.id,
-            "reference": reference_for(credentials, scope.agreement, incident.id),
         }
         for incident in incidents
         for kind, blinded in {
@@ -214,11 +216,7 @@ def scope_for(node_id: str, node_keys: NodeKeys, agreement: Agreement, peer: Pee
 
 
 def reindex(
-    session: Session,
-    credentials: Credentials,
-    node_id: str,
-    node_keys: NodeKeys,
-    now: dt.datetime,
+    session: Session, node_id: str, node_keys: NodeKeys, now: dt.datetime
 ) -> dict[str, int]:
     """Rebuild the index of every agreement in force that lets peers ask, for each of
     its active peers, and drop every other index; return the entries per peer."""
@@ -230,7 +228,7 @@ def reindex(
             continue
         for peer in _peers_of(session, agreement):
             scope = scope_for(node_id, node_keys, agreement, peer)
-            refresh(session, credentials, scope, now)
+            refresh(session, scope, now)
             count = select(func.count(HitIndexEntry.id)).where(scope.entries())
             built[f"{agreement.reference} {peer.node_id}"] = session.scalar(count) or 0
     return built
@@ -282,9 +280,9 @@ def answer(
     scope = scope_for(node_id, node_keys, agreement, peer)
     if body.keys != scope.key.key_id:
         raise DomainError("FED-154", params={"peer": peer.node_id})
-    refresh(session, credentials, scope, now)
-    found = session.execute(
-        select(HitIndexEntry.reference, HitIndexEntry.incident_id)
+    refresh(session, scope, now)
+    found = session.scalars(
+        select(HitIndexEntry.incident_id)
         .where(
             scope.entries(),
             HitIndexEntry.kind == body.kind,
@@ -294,7 +292,7 @@ def answer(
         .order_by(HitIndexEntry.incident_id.desc())
         .limit(MAX_REFERENCES)
     ).all()
-    matches = {reference: incident_id for reference, incident_id in found}
+    matches = {reference_for(credentials, envelope.id, body.kind, i): i for i in found}
     received = _record(session, delivery, body, matches)
     _notify_watchers(session, received, body)
     audit.record(
@@ -353,7 +351,7 @@ def _verified_query(
     agreement = agreement_allowing(session, peer, Direction.RECEIVE, data_class, now)
     if agreement is None:
         raise DomainError("FED-112", params={"data_class": data_class})
-    _check_quota(session, peer, agreement, now)
+    _check_quota(session, settings, peer, agreement, now)
     opened = inbox._opened(envelope, claims.body_jwe, node_keys, limit)
     try:
         body = QueryBody.model_validate(opened.body)
@@ -366,29 +364,42 @@ def _verified_query(
     return Delivery(opened, peer, agreement, now), body
 
 
-def _check_quota(session: Session, peer: Peer, agreement: Agreement, now: dt.datetime) -> None:
-    """Raise ``FED-114`` once the peer's envelopes and queries of the last day under
-    this agreement (any version) reach its daily limit."""
-    if agreement.daily_limit is None:
-        return
+def _check_quota(
+    session: Session, settings: Settings, peer: Peer, agreement: Agreement, now: dt.datetime
+) -> None:
+    """Raise ``FED-114`` once the peer's queries and envelopes of the last day under this
+    agreement (any version) reach its daily limit; under an agreement that sets none,
+    ``FED-162`` once its queries reach ``federation_hit_daily_limit``. Either says when
+    the oldest one counted leaves the day (``retry_after``, in seconds)."""
     since = now - dt.timedelta(days=1)
     same = select(Agreement.id).where(Agreement.reference == agreement.reference)
-    queries = session.scalar(
-        select(func.count(HitQueryReceived.id)).where(
-            HitQueryReceived.peer_id == peer.id,
-            HitQueryReceived.agreement_id.in_(same),
-            HitQueryReceived.received_at > since,
+    counted = [_received(session, HitQueryReceived, peer, same, since)]
+    if agreement.daily_limit is None:
+        code, limit = "FED-162", settings.federation_hit_daily_limit
+    else:
+        code, limit = "FED-114", agreement.daily_limit
+        counted.append(_received(session, InboxEnvelope, peer, same, since))
+    if sum(count for count, _ in counted) >= limit:
+        oldest = min((first for _, first in counted if first is not None), default=now)
+        wait = (oldest + dt.timedelta(days=1) - now).total_seconds()
+        raise DomainError(code, params={"limit": limit, "retry_after": max(1, math.ceil(wait))})
+
+
+def _received(
+    session: Session,
+    model: type[HitQueryReceived] | type[InboxEnvelope],
+    peer: Peer,
+    agreements: Select[int],
+    since: dt.datetime,
+) -> tuple[int, dt.datetime | None]:
+    """Return how many ``model`` rows came from ``peer`` under ``agreements`` after
+    ``since``, and when the first of them came."""
+    count, first = session.execute(
+        select(func.count(model.id), func.min(model.received_at)).where(
+            model.peer_id == peer.id, model.agreement_id.in_(agreements), model.received_at > since
         )
-    )
-    envelopes = session.scalar(
-        select(func.count(InboxEnvelope.id)).where(
-            InboxEnvelope.peer_id == peer.id,
-            InboxEnvelope.agreement_id.in_(same),
-            InboxEnvelope.received_at > since,
-        )
-    )
-    if (queries or 0) + (envelopes or 0) >= agreement.daily_limit:
-        raise DomainError("FED-114", params={"limit": agreement.daily_limit})
+    ).one()
+    return count, first
 
 
 def _record(
@@ -476,21 +487,22 @@ class FollowupBody(BaseModel):
 
 def record_followup(session: Session, delivery: Delivery) -> None:
     """``hit.followup``: a peer asks to follow up a hit this node answered it; the
-    owning agency of the record is notified. ``FED-155`` if it names no such hit."""
+    owning agency of the record is notified. ``FED-155`` unless the reference was given
+    to this peer in the query named, ``FED-161`` once it has expired."""
     try:
         body = FollowupBody.model_validate(delivery.envelope.body)
     except ValidationError as error:
         raise DomainError("FED-106", params={"problem": "body"}) from error
     received = session.scalar(
-        select(HitQueryReceived).where(
-            HitQueryReceived.envelope_id == body.query,
-            HitQueryReceived.peer_id == delivery.peer.id,
-        )
+        select(HitQueryReceived).where(HitQueryReceived.envelope_id == body.query)
     )
-    matches: dict[str, int] = json.loads(received.matches) if received else {}
-    incident = session.get(Incident, matches.get(body.reference, 0))
-    if received is None or incident is None:
+    if received is None or received.peer_id != delivery.peer.id:
         raise DomainError("FED-155")
+    incident = session.get(Incident, received.incident_for(body.reference) or 0)
+    if incident is None:
+        raise DomainError("FED-155")
+    if delivery.received_at >= received.received_at + REFERENCE_LIFETIME:
+        raise DomainError("FED-161")
     session.add(
         HitNotification(
             agency_id=incident.agency_id,

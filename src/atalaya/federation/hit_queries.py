@@ -23,6 +23,7 @@ from sqlalchemy.orm import Session
 from atalaya.accounts.authz import Principal, authorize
 from atalaya.audit import service as audit
 from atalaya.audit.service import AuditContext
+from atalaya.db import utcnow
 from atalaya.errors import DomainError
 from atalaya.federation import hit_index, inbox, node, outbox
 from atalaya.federation.agreements import agreement_allowing
@@ -31,6 +32,7 @@ from atalaya.federation.hits import (
     ANSWER_TYPE,
     MAX_REFERENCES,
     QUERY_LIFETIME,
+    REFERENCE_LIFETIME,
     Question,
     blind,
     shared_key,
@@ -272,8 +274,8 @@ def follow_up(
     """Queue a signed ``hit.followup`` to the peer that answered query ``query_id`` with
     a hit (for ``reference``, or its first); return the query. Asking again changes
     nothing. Raises ``FED-156`` unless the query is the principal's agency's,
-    ``FED-157`` unless it is a hit with that reference, ``FED-112`` without an
-    agreement for follow-ups."""
+    ``FED-157`` unless it is a hit with that reference, ``FED-161`` once the peer no
+    longer resolves its references, ``FED-112`` without an agreement for follow-ups."""
     authorize(principal, "hit.query")
     row = session.scalar(select(HitQuery).where(HitQuery.envelope_id == query_id))
     if row is None or row.agency_id != principal.agency_id:
@@ -284,6 +286,9 @@ def follow_up(
     chosen = reference or (references[0] if references else None)
     if row.outcome != HitOutcome.HIT or chosen not in references:
         raise DomainError("FED-157")
+    now = utcnow()
+    if now >= row.asked_at + REFERENCE_LIFETIME:
+        raise DomainError("FED-161")
     peer = session.get_one(Peer, row.peer_id)
     queued = outbox.enqueue(
         session,
@@ -297,6 +302,7 @@ def follow_up(
             "purpose": row.purpose,
             "requested_by": f"{principal.agency_code}/{principal.username}",
         },
+        now=now,
     )
     row.followup_envelope_id = queued.envelope_id
     row.followup_by = principal.username

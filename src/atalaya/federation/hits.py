@@ -47,6 +47,9 @@ FOLLOWUP_CLASS = "case:information_request"
 # Answers are short-lived: they are read at once by the node that asked.
 ANSWER_LIFETIME = dt.timedelta(minutes=5)
 QUERY_LIFETIME = dt.timedelta(minutes=5)
+# How long the answering node resolves the references it gave, for a follow-up. Both
+# sides know it: the asking node refuses to follow up an older hit itself.
+REFERENCE_LIFETIME = dt.timedelta(days=30)
 MAX_REFERENCES = 20
 
 

@@ -127,7 +127,7 @@ def hits_reindex() -> None:
     with unit_of_work(rt) as session:
         identity = node.identity(session)
         node_keys = node.load_keys(session, rt.settings)
-        built = hit_index.reindex(session, rt.credentials, identity.node_id, node_keys, utcnow())
+        built = hit_index.reindex(session, identity.node_id, node_keys, utcnow())
     for scope, count in built.items():
         typer.echo(f"{scope}: {count} entries")
     typer.echo(f"{len(built)} indexes rebuilt")

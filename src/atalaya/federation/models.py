@@ -318,7 +318,6 @@ class HitIndexEntry(Base):
     incident_id: Mapped[int] = mapped_column(
         ForeignKey("incidents.id", ondelete="CASCADE"), index=True
     )
-    reference: Mapped[str] = mapped_column(String(64), index=True)
 
 
 class HitIndexState(Base):
@@ -340,7 +339,11 @@ class HitIndexState(Base):
 class HitQueryReceived(Base):
     """A peer's hit/no-hit query and what this node answered: the blinded value and the
     purpose, never the identifier (this node never sees it). The unique envelope id
-    refuses a replay; the rows of a day count against the agreement's quota."""
+    refuses a replay; the rows of a day count against the agreement's quota.
+
+    ``matches`` is the only place where a reference answered can be resolved: each was
+    made for this query alone (``hit_index.reference_for``), so for its peer alone, and
+    is resolved for ``hits.REFERENCE_LIFETIME`` after ``received_at``."""
 
     __tablename__ = "federation_hit_queries_received"
     __table_args__ = (Index("ix_federation_hit_queries_received_peer", "peer_id", "received_at"),)
@@ -356,6 +359,12 @@ class HitQueryReceived(Base):
     # JSON object: reference answered -> this node's incident id.
     matches: Mapped[str] = mapped_column(Text, default="{}")
     received_at: Mapped[dt.datetime] = mapped_column(UTCDateTime)
+
+    def incident_for(self, reference: str) -> int | None:
+        """Return the id of the incident ``reference`` was answered for in this query,
+        or ``None``: a reference means nothing outside the query it was given in."""
+        matches: dict[str, int] = json.loads(self.matches)
+        return matches.get(reference)
 
 
 class HitWatch(Base):

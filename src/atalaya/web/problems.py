@@ -91,6 +91,8 @@ def problem_response(request: Request, error: DomainError) -> JSONResponse:
     headers: dict[str, str] = {}
     if error.code == "AUTH-105":
         headers["Retry-After"] = str(int(str(error.params.get("minutes", 15))) * 60)
+    if "retry_after" in error.params:  # seconds, e.g. until a daily quota frees up
+        headers["Retry-After"] = str(error.params["retry_after"])
     if error.status == 401:
         headers["WWW-Authenticate"] = 'Bearer realm="atalaya"'
     return JSONResponse(body, error.status, headers, media_type="application/problem+json")
