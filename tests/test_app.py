@@ -222,9 +222,13 @@ def test_a_time_at_the_calendars_edge_is_a_filter_not_a_server_error(
     assert as_utc(edge) == dt.datetime.min.replace(tzinfo=dt.UTC)
     late = dt.datetime(9999, 12, 31, 23, 59, tzinfo=dt.timezone(-dt.timedelta(hours=1)))
     assert as_utc(late) == dt.datetime.max.replace(tzinfo=dt.UTC)
-    params = {"occurred_since": "0001-01-01T00:00:00+00:01"}
+    params = {"occurred_until": "9999-12-31T23:59:00-01:00"}
     response = client.get("/api/v1/incidents", params=params, headers=auth("bob"))
     assert response.status_code == 200
+    # The first moment is before 1900: refused as any such bound is (REC-120), not a 500.
+    params = {"occurred_since": "0001-01-01T00:00:00+00:01"}
+    response = client.get("/api/v1/incidents", params=params, headers=auth("bob"))
+    assert_problem(response, 422, "REC-120")
 
 
 def test_routes_mounted_flat_are_those_include_router_would_give(
