@@ -91,6 +91,43 @@ def test_malformed_json_is_a_400_problem(client: TestClient) -> None:
     assert_problem(response, 400, "API-101")
 
 
+XML = b'<?xml version="1.0"?><token><username>alice</username></token>'
+# Two routes that read a JSON body, one open to anyone and one for signed-in callers,
+# with what a JSON body gets from them (a wrong password; a new token).
+JSON_ROUTES = [
+    ("/api/v1/auth/token", None, {"username": "alice", "password": "x"}, 401),
+    ("/api/v1/tokens", "alice", {"name": "laptop", "days": 5}, 201),
+]
+JSON_TYPES = ["application/json; charset=utf-8", "Application/JSON", "application/merge+json"]
+
+
+@pytest.mark.parametrize(
+    "content_type", ["application/xml", "text/plain", "application/x-www-form-urlencoded", None]
+)
+@pytest.mark.parametrize(("path", "user", "body", "taken"), JSON_ROUTES, ids=["token", "tokens"])
+def test_a_body_not_sent_as_json_is_a_415_problem_once_the_caller_is_settled(
+    client: TestClient,
+    auth,  # type: ignore[no-untyped-def]
+    content_type: str | None,
+    path: str,
+    user: str | None,
+    body: dict[str, object],
+    taken: int,
+) -> None:
+    said = {"content-type": content_type} if content_type else {}
+    credentials = auth(user) if user else {}
+    for content in (XML, json.dumps(body).encode()):  # even JSON, when not said to be
+        response = client.post(path, content=content, headers=credentials | said)
+        problem = assert_problem(response, 415, "API-109")
+        assert problem["detail"] == "Send the request body as application/json."
+        if user:  # decision 0006: who is calling is settled first
+            assert_problem(client.post(path, content=content, headers=said), 401, "AUTH-101")
+    for json_type in JSON_TYPES:
+        headers = credentials | {"content-type": json_type}
+        response = client.post(path, content=json.dumps(body).encode(), headers=headers)
+        assert response.status_code == taken, response.text
+
+
 def test_unknown_fields_are_refused_by_name(client: TestClient, auth) -> None:  # type: ignore[no-untyped-def]
     body = {"name": "laptop", "days": 5, "admin": True}
     problem = assert_problem(
@@ -222,9 +259,13 @@ def test_a_time_at_the_calendars_edge_is_a_filter_not_a_server_error(
     assert as_utc(edge) == dt.datetime.min.replace(tzinfo=dt.UTC)
     late = dt.datetime(9999, 12, 31, 23, 59, tzinfo=dt.timezone(-dt.timedelta(hours=1)))
     assert as_utc(late) == dt.datetime.max.replace(tzinfo=dt.UTC)
-    params = {"occurred_since": "0001-01-01T00:00:00+00:01"}
+    params = {"occurred_until": "9999-12-31T23:59:00-01:00"}
     response = client.get("/api/v1/incidents", params=params, headers=auth("bob"))
     assert response.status_code == 200
+    # The first moment is before 1900: refused as any such bound is (REC-120), not a 500.
+    params = {"occurred_since": "0001-01-01T00:00:00+00:01"}
+    response = client.get("/api/v1/incidents", params=params, headers=auth("bob"))
+    assert_problem(response, 422, "REC-120")
 
 
 def test_routes_mounted_flat_are_those_include_router_would_give(

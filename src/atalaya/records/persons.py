@@ -12,14 +12,16 @@ find nobody, each word is looked up alone (the most recent candidates).
 
 from __future__ import annotations
 
+import datetime as dt
 from dataclasses import dataclass
 
 from sqlalchemy import func, select
 from sqlalchemy.orm import Session, lazyload
 
 from atalaya.accounts.authz import Principal
+from atalaya.errors import DomainError
 from atalaya.matching.names import compare, query_stages, sounds
-from atalaya.records.dates import parse_partial_date
+from atalaya.records.dates import before_first_year, parse_partial_date
 from atalaya.records.models import Incident, Involvement, PersonNameKey
 from atalaya.records.service import visible_to
 
@@ -59,6 +61,21 @@ _SCORED = (
     Involvement.nationality,
 )
 Candidate = tuple[int, str, str, str | None, str, str | None]
+
+
+def check_query(query: PersonQuery, now: dt.datetime | None = None) -> None:
+    """Refuse a date of birth a search cannot use, as a record's is refused: not a
+    partial date in ASCII digits (``REC-104``), in the future (``REC-102``), before 1900
+    (``REC-120``)."""
+    if not query.date_of_birth:
+        return
+    span = parse_partial_date(query.date_of_birth)
+    if span is None:
+        raise DomainError("REC-104", field="date_of_birth")
+    if span.earliest > (now or dt.datetime.now(dt.UTC)):
+        raise DomainError("REC-102", field="date_of_birth")
+    if before_first_year(span.earliest):
+        raise DomainError("REC-120", field="date_of_birth")
 
 
 def find_persons(

@@ -18,7 +18,7 @@ from atalaya.classification.iccs import iccs
 from atalaya.db import as_utc
 from atalaya.errors import FieldError
 from atalaya.matching.identifiers import normalise_vin, vin_is_valid
-from atalaya.records.dates import PartialDate, parse_partial_date
+from atalaya.records.dates import PartialDate, before_first_year, parse_partial_date
 from atalaya.records.schema import IncidentIn
 from atalaya.records.vocabularies import allowed
 
@@ -65,25 +65,41 @@ def required_fields(incident: IncidentIn, now: dt.datetime) -> Iterator[FieldErr
         yield FieldError("offences", "REC-101")
 
 
-@rule("REC-104")
-def partial_dates_are_dates(incident: IncidentIn, now: dt.datetime) -> Iterator[FieldError]:
+def _partial_dates(incident: IncidentIn) -> list[tuple[str, str | None]]:
+    """Return each partial date of ``incident`` by field: when it happened, and births."""
     fields = [("occurred_from", incident.occurred_from), ("occurred_to", incident.occurred_to)]
     fields += [
         (f"persons.{i}.date_of_birth", p.date_of_birth) for i, p in enumerate(incident.persons)
     ]
-    for name, text in fields:
+    return fields
+
+
+@rule("REC-104")
+def partial_dates_are_dates(incident: IncidentIn, now: dt.datetime) -> Iterator[FieldError]:
+    for name, text in _partial_dates(incident):
         if text and _date(text) is None:
             yield FieldError(name, "REC-104")
 
 
 @rule("REC-102")
 def nothing_in_the_future(incident: IncidentIn, now: dt.datetime) -> Iterator[FieldError]:
-    for name in ("occurred_from", "occurred_to"):
-        span = _date(getattr(incident, name))
+    # Nobody in a record is born in the future either.
+    for name, text in _partial_dates(incident):
+        span = _date(text)
         if span and span.earliest > now:
             yield FieldError(name, "REC-102")
     if incident.reported_at and as_utc(incident.reported_at) > now:
         yield FieldError("reported_at", "REC-102")
+
+
+@rule("REC-120")
+def nothing_before_1900(incident: IncidentIn, now: dt.datetime) -> Iterator[FieldError]:
+    for name, text in _partial_dates(incident):
+        span = _date(text)
+        if span and before_first_year(span.earliest):
+            yield FieldError(name, "REC-120")
+    if incident.reported_at and before_first_year(as_utc(incident.reported_at)):
+        yield FieldError("reported_at", "REC-120")
 
 
 @rule("REC-103")

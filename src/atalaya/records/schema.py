@@ -7,11 +7,10 @@ a record's errors come back together, each with its numbered rule.
 
 from __future__ import annotations
 
-import datetime as dt
-
 from pydantic import Field
 
 from atalaya.accounts.schemas import Strict
+from atalaya.records.dates import Moment
 
 Text = str
 
@@ -68,7 +67,7 @@ class IncidentIn(Strict):
     reference: Text = Field(default="", max_length=64)
     occurred_from: Text = Field(default="", max_length=16)
     occurred_to: Text | None = Field(default=None, max_length=16)
-    reported_at: dt.datetime | None = None
+    reported_at: Moment | None = None
     area: Text = Field(default="", max_length=32)
     latitude: float | None = None
     longitude: float | None = None

@@ -24,7 +24,7 @@ from atalaya.matching.identifiers import (
 )
 from atalaya.matching.names import keys
 from atalaya.observatory import derived
-from atalaya.records.dates import parse_partial_date
+from atalaya.records.dates import before_first_year, parse_partial_date
 from atalaya.records.models import (
     Firearm,
     IdentityDocument,
@@ -276,6 +276,17 @@ class IncidentFilter:
     status: str | None = None
     # Words that must all occur in the narrative (full-text search).
     text: str | None = None
+
+    def __post_init__(self) -> None:
+        """Refuse bounds before 1900 (``REC-120``), as the records themselves are."""
+        bounds = {"occurred_since": self.occurred_since, "occurred_until": self.occurred_until}
+        errors = [
+            FieldError(name, "REC-120")
+            for name, moment in bounds.items()
+            if moment is not None and before_first_year(moment)
+        ]
+        if errors:
+            raise DomainError("REC-120", errors=errors)
 
 
 def matching_incidents(flt: IncidentFilter) -> Select[Incident]:

@@ -359,6 +359,7 @@ def search_page(
     thing_hits: list[things.Hit] = []
     if surnames.strip():
         query = persons.PersonQuery(given_names[:200], surnames[:200], date_of_birth[:16] or None)
+        persons.check_query(query)
         person_hits = persons.find_persons(session, principal, query)
     if plate.strip() or vin.strip():
         thing_hits += things.find_vehicles(session, principal, plate=plate[:20], vin=vin[:40])

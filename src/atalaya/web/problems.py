@@ -62,6 +62,7 @@ PROBLEM_RESPONSES: dict[int | str, dict[str, Any]] = {
     403: _described("Refused by role or jurisdiction (AUTH-110 to AUTH-114)"),
     404: _described("Not found (API-106)"),
     413: _described("Request body too large (API-105)"),
+    415: _described("Request body not sent as application/json (API-109)"),
     422: _described("Invalid fields, all of them listed in `errors`"),
     503: _described("Over the node's time budget per statement (API-111)"),
 }
