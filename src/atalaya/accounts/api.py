@@ -123,7 +123,8 @@ async def list_users(
     principal = signed_in(request)
     authorize(principal, "user.read")
     page = paginate(session, service.visible_users(principal), User.id, cursor, limit, UserOut.of)
-    await audit_read(request, "user.list", object_type="user", detail={"count": len(page.items)})
+    usernames = [u.username for u in page.items]
+    await audit_read(request, "user.list", object_type="user", detail={"usernames": usernames})
     return page
 
 

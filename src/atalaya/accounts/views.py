@@ -256,7 +256,8 @@ async def users_page(request: Request, principal: WebPrincipal, session: Session
     users = session.scalars(
         service.visible_users(principal).order_by(User.username).limit(500)
     ).all()
-    await audit_read(request, "user.list", object_type="user", detail={"count": len(users)})
+    usernames = [u.username for u in users]
+    await audit_read(request, "user.list", object_type="user", detail={"usernames": usernames})
     return render(request, "accounts/users.html", {"users": users})
 
 

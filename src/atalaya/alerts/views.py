@@ -151,7 +151,14 @@ async def alert_page(
     authorize(principal, "alert.read")
     alert = service.get_alert(session, uid[:36])
     matches = service.matching_records(session, principal, alert)
-    await audit_read(request, "alert.read", object_type="alert", object_id=alert.uid)
+    incidents = sorted({m.incident.id for m in matches})
+    await audit_read(
+        request,
+        "alert.read",
+        object_type="alert",
+        object_id=alert.uid,
+        detail={"incidents": incidents},
+    )
     context = {
         "alert": alert,
         "matches": matches,

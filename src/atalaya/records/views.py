@@ -21,7 +21,7 @@ from atalaya.classification.crosswalks import SCHEMES
 from atalaya.classification.iccs import iccs
 from atalaya.errors import DomainError, FieldError, field_errors_from_pydantic, message_for
 from atalaya.i18n import N_, translator
-from atalaya.records import appearances, incident_form, persons, service, things
+from atalaya.records import appearances, incident_form, persons, service, shown, things
 from atalaya.records.models import (
     Firearm,
     IdentityDocument,
@@ -122,7 +122,7 @@ async def edit_incident_page(
         "incident.read",
         object_type="incident",
         object_id=incident_id,
-        detail={"persons": len(incident.persons), "form": "edit"},
+        detail={"version": incident.version, **shown.of_incident(incident), "form": "edit"},
     )
     return _render_form(request, incident, form, rows, {})
 
@@ -226,12 +226,18 @@ async def incident_page(
     scope = service.incident_scope(incident)
     authorize(principal, "record.read", scope)
     versions = service.history(session, incident)
+    # Active alerts about something recorded here (a VIN, a serial, a person...).
+    alerts = alerts_for_incident(session, incident) if principal.may("alert.read") else []
     await audit_read(
         request,
         "incident.read",
         object_type="incident",
         object_id=incident_id,
-        detail={"persons": len(incident.persons)},
+        detail={
+            "version": incident.version,
+            **shown.of_incident(incident),
+            "alerts": [a.uid for a in alerts],
+        },
     )
     context = {
         "incident": incident,
@@ -239,8 +245,7 @@ async def incident_page(
         "changes": _changes(versions),
         "may_edit": _may(principal, "record.update", scope),
         "iccs": iccs(),
-        # Active alerts about something recorded here (a VIN, a serial, a person...).
-        "alerts": alerts_for_incident(session, incident) if principal.may("alert.read") else [],
+        "alerts": alerts,
     }
     return render(request, "records/detail.html", context)
 
@@ -286,7 +291,7 @@ async def person_page(
         "person.read",
         object_type="person",
         object_id=involvement_id,
-        detail={"incidents": found.incident_ids},
+        detail=found.shown,
     )
     return render(request, "records/person.html", {"found": found})
 
@@ -324,7 +329,7 @@ async def _thing_page(request: Request, kind: str, found: appearances.ThingAppea
         f"{kind}.read",
         object_type=kind,
         object_id=found.thing.id,
-        detail={"incidents": found.incident_ids},
+        detail=found.shown,
     )
     context = {"kind": kind, "found": found, "item_path": item_path}
     return render(request, "records/thing.html", context)
@@ -378,6 +383,7 @@ async def search_page(
         for k, v in {
             "surnames": surnames,
             "given_names": given_names,
+            "date_of_birth": date_of_birth,
             "plate": plate,
             "vin": vin,
             "serial": serial,
@@ -386,14 +392,11 @@ async def search_page(
         if v
     }
     if searched:
-        incidents = sorted(
-            {h.incident.id for h in person_hits} | {h.incident.id for h in thing_hits}
-        )
         await audit_read(
             request,
             "search",
             object_type="incident",
-            detail={"searched": searched, "incidents": incidents},
+            detail={"searched": searched, **shown.of_hits(person_hits, thing_hits)},
         )
     context = {
         "form": {
