@@ -5,7 +5,7 @@ user saw from the entry alone."""
 
 from __future__ import annotations
 
-from collections.abc import Iterable
+from collections.abc import Iterable, Sequence
 
 from atalaya.records.models import Firearm, IdentityDocument, Incident, Involvement, Vehicle
 from atalaya.records.persons import PersonHit
@@ -36,12 +36,9 @@ def of_incident(incident: Incident) -> dict[str, list[int]]:
 
 
 def of_hits(
-    person_hits: Iterable[PersonHit] = (), thing_hits: Iterable[Hit] = ()
+    person_hits: Sequence[PersonHit] = (), thing_hits: Sequence[Hit] = ()
 ) -> dict[str, list[int]]:
     """Return the ids of the incidents, persons and things that search hits show."""
-    person_hits, thing_hits = list(person_hits), list(thing_hits)
-    hits: list[PersonHit | Hit] = [*person_hits, *thing_hits]
-    return {
-        "incidents": sorted({h.incident.id for h in hits}),
-        **items([h.person for h in person_hits] + [h.thing for h in thing_hits]),
-    }
+    incidents = {h.incident.id for h in person_hits} | {h.incident.id for h in thing_hits}
+    found = [*(h.person for h in person_hits), *(h.thing for h in thing_hits)]
+    return {"incidents": sorted(incidents), **items(found)}

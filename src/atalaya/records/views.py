@@ -22,14 +22,7 @@ from atalaya.classification.iccs import iccs
 from atalaya.errors import DomainError, FieldError, field_errors_from_pydantic, message_for
 from atalaya.i18n import N_, translator
 from atalaya.records import appearances, incident_form, persons, service, shown, things
-from atalaya.records.models import (
-    Firearm,
-    IdentityDocument,
-    Incident,
-    IncidentVersion,
-    Involvement,
-    Vehicle,
-)
+from atalaya.records.models import Incident, IncidentVersion
 from atalaya.records.schema import IncidentIn
 from atalaya.records.vocabularies import vocabularies
 from atalaya.web.language import request_language
@@ -335,18 +328,10 @@ async def _thing_page(request: Request, kind: str, found: appearances.ThingAppea
     return render(request, "records/thing.html", context)
 
 
-# Where each kind of item has its page.
-ITEM_PAGES: dict[type, str] = {
-    Involvement: "persons",
-    Vehicle: "vehicles",
-    Firearm: "firearms",
-    IdentityDocument: "documents",
-}
-
-
-def item_path(item: Involvement | Vehicle | Firearm | IdentityDocument) -> str:
-    """Return the path of the page of a person or thing as recorded in an incident."""
-    return f"/{ITEM_PAGES[type(item)]}/{item.id}"
+def item_path(item: shown.Item) -> str:
+    """Return the path of the page of a person or thing as recorded in an incident
+    (under its kind's name, as audit entries name it)."""
+    return f"/{shown.KINDS[type(item)]}/{item.id}"
 
 
 @router.get("/search")
