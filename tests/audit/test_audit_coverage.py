@@ -173,28 +173,30 @@ def world(client: TestClient, auth, session: Session) -> World:  # type: ignore[
         "documents": [{"status": "stolen", "type": "passport", "number": "G-123 456"}],
     }
     first = record(client, auth, persons=[victim], **things)
-    second = record(client, auth, reference="JUA-2", persons=[victim], **things)
+    record(client, auth, reference="JUA-2", persons=[victim], **things)
     alerts = [issue(client, auth, wanted()), issue(client, auth, stolen_vehicle())]
     _hit(session, first["id"])
-    ids = {
+    items = {
         kind: session.scalar(
             select(func.min(model.id)).where(model.incident_id == first["id"])  # type: ignore[attr-defined]
         )
         for kind, model in (
-            ("person_id", Involvement),
-            ("vehicle_id", Vehicle),
-            ("firearm_id", Firearm),
-            ("document_id", IdentityDocument),
+            ("persons", Involvement),
+            ("vehicles", Vehicle),
+            ("firearms", Firearm),
+            ("documents", IdentityDocument),
         )
     }
     return {
         "incident_id": first["id"],
-        "involvement_id": ids["person_id"],
-        **ids,
+        "person_id": items["persons"],
+        "involvement_id": items["persons"],
+        "vehicle_id": items["vehicles"],
+        "firearm_id": items["firearms"],
+        "document_id": items["documents"],
         "uid": alerts[0]["uid"],
         "username": "alice",
-        "first_items": {f"{kind[:-3]}s/{i}" for kind, i in ids.items()},
-        "second": second,
+        "first_items": {f"{kind}/{id}" for kind, id in items.items()},
         "latest_seq": session.scalar(select(func.max(AuditEntry.seq))),
     }
 
