@@ -1,12 +1,18 @@
-"""``atalaya backup`` and ``restore``: a consistent snapshot, refused when it fails its checksum."""
+"""``atalaya backup`` and ``restore``: a consistent snapshot, refused when it fails its checksum;
+no backup of a damaged database."""
 
 from __future__ import annotations
 
 import io
+import re
+import sqlite3
 import tarfile
+from contextlib import closing
 from pathlib import Path
 
+import pytest
 from sqlalchemy import func, select
+from sqlalchemy.engine import make_url
 from sqlalchemy.orm import Session
 from typer.testing import CliRunner
 
@@ -14,6 +20,7 @@ from atalaya.accounts.models import Agency
 from atalaya.cli import app as cli
 from atalaya.db import make_engine
 from atalaya.settings import Settings
+from conftest import is_postgres
 
 runner = CliRunner()
 
@@ -80,3 +87,42 @@ def test_a_file_that_is_not_a_backup_is_refused(cli_env: Settings, tmp_path: Pat
     junk.write_bytes(b"not a backup at all")
     result = runner.invoke(cli, ["restore", str(junk)])
     assert result.exit_code == 1 and "BAK-103" in result.output
+
+
+# What SQLite says of the damage ``damage`` does: the cells it finds out of place, or,
+# from one run to the next, only that the file is malformed.
+SAID = "out of range|malformed"
+
+
+def damage(settings: Settings) -> None:
+    """Damage the SQLite file of ``settings`` as a failing disk would: overwrite the cell
+    pointers of the users table's page (bytes inside a row's data would go unnoticed by
+    any check of the file's structure: only a reader of that row would see them)."""
+    path = make_url(settings.database_url).database
+    assert path
+    with closing(sqlite3.connect(path)) as connection:
+        (page_size,) = connection.execute("PRAGMA page_size").fetchone()
+        (page,) = connection.execute(
+            "SELECT rootpage FROM sqlite_master WHERE name = 'users'"
+        ).fetchone()
+    with open(path, "r+b") as f:
+        f.seek((page - 1) * page_size + 8)
+        f.write(b"\xff" * 32)
+
+
+@pytest.fixture
+def sqlite_only(database_url: str) -> None:
+    if is_postgres(database_url):
+        pytest.skip("damages a SQLite file")
+
+
+@pytest.mark.usefixtures("sqlite_only")
+def test_a_damaged_database_is_refused_and_no_backup_is_written(
+    cli_env: Settings, tmp_path: Path
+) -> None:
+    damage(cli_env)
+    path = tmp_path / "node.backup"
+    result = runner.invoke(cli, ["backup", str(path)])
+    assert result.exit_code == 1
+    assert "BAK-105" in result.output and re.search(SAID, result.output)
+    assert not path.exists() and not list(tmp_path.glob("*.partial"))

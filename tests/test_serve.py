@@ -1,9 +1,13 @@
 """A real server with several worker processes: sessions and sign-in throttling hold
-across processes, because they live in the database."""
+across processes, because they live in the database; workers slow to start are waited
+for."""
 
 from __future__ import annotations
 
+import os
 import re
+import subprocess
+import sys
 import time
 from pathlib import Path
 
@@ -11,6 +15,8 @@ import httpx
 import pytest
 
 from atalaya.demo import DEMO_PASSWORD
+from atalaya.settings import Settings
+from conftest import free_port
 
 pytestmark = pytest.mark.slow
 
@@ -58,3 +64,53 @@ def test_failed_sign_ins_are_counted_across_workers(live_server: str) -> None:
         )
         assert locked.status_code == 429
         assert locked.json()["code"] == "AUTH-105"
+
+
+# ``atalaya`` as the installed command is: a script that imports the command line, and
+# that each worker process runs again on starting (``multiprocessing`` spawns them, as
+# ``__mp_main__``), before it can answer its supervisor. Here that takes SLOW_START
+# seconds more, as on a loaded machine.
+SLOW_COMMAND = """
+import os, sys, time
+from atalaya.cli import main
+if __name__ == "__mp_main__":
+    time.sleep(float(os.environ["SLOW_START"]))
+if __name__ == "__main__":
+    sys.exit(main())
+"""
+
+
+def test_workers_that_start_slowly_are_waited_for_not_restarted(
+    cli_env: Settings, tmp_path: Path
+) -> None:
+    command = tmp_path / "atalaya_slow.py"
+    command.write_text(SLOW_COMMAND)
+    log_path = tmp_path / "serve.log"
+    port = free_port()
+    env = os.environ | {"SLOW_START": "8"}  # more than uvicorn's 5 s
+    with log_path.open("wb") as log:
+        process = subprocess.Popen(
+            [sys.executable, str(command), "serve", "--port", str(port), "--workers", "2"],
+            stdout=subprocess.DEVNULL,
+            stderr=log,
+            env=env,
+        )
+        try:
+            assert _answers(f"http://127.0.0.1:{port}/healthz", within=60), log_path.read_text()
+        finally:
+            process.terminate()
+            process.wait(timeout=30)
+    text = log_path.read_text()
+    assert "died" not in text
+    assert len(set(re.findall(r"Started server process \[(\d+)\]", text))) == 2
+
+
+def _answers(url: str, within: float) -> bool:
+    deadline = time.monotonic() + within
+    while time.monotonic() < deadline:
+        try:
+            if httpx.get(url, timeout=1).status_code == 200:
+                return True
+        except httpx.TransportError:
+            time.sleep(0.2)
+    return False

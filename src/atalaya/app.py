@@ -27,7 +27,9 @@ from atalaya.records import views as records_views
 from atalaya.runtime import Runtime
 from atalaya.settings import Settings
 from atalaya.web import problems
+from atalaya.web.health import DeepHealth
 from atalaya.web.middleware import RequestMiddleware, configure_logging
+from atalaya.web.problems import PROBLEM_RESPONSES
 
 STATIC_DIR = Path(__file__).parent / "web" / "static"
 
@@ -50,10 +52,20 @@ def create_app(settings: Settings, db: Database | None = None) -> FastAPI:
     problems.install(app)
     app.add_middleware(RequestMiddleware, settings=settings)
 
-    @app.get("/healthz", tags=["node"])
-    async def healthz() -> dict[str, str]:
-        """Return ``ok`` while the process serves requests."""
-        return {"status": "ok", "version": __version__}
+    deep_health = DeepHealth(app.state.runtime.db.engine)
+
+    invalid = PROBLEM_RESPONSES[422]
+    damaged = {**invalid, "description": "The database failed its integrity check (DB-101)"}
+
+    @app.get("/healthz", tags=["node"], responses={422: invalid, 503: damaged})
+    async def healthz(deep: bool = False) -> dict[str, str]:
+        """Return ``ok`` while the process serves requests; with ``deep=1``, once the
+        database also passed its integrity check (503 with ``DB-101`` otherwise), run
+        at most every 30 seconds (``web.health``)."""
+        if not deep:
+            return {"status": "ok", "version": __version__}
+        await deep_health.ensure()
+        return {"status": "ok", "version": __version__, "database": "ok"}
 
     for router in (
         accounts_api.public_router,

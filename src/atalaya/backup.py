@@ -22,14 +22,19 @@ from sqlalchemy import Engine, text
 from sqlalchemy.engine import make_url
 from sqlalchemy.exc import OperationalError, ProgrammingError
 
-from atalaya import __version__
+from atalaya import __version__, integrity
 from atalaya.errors import DomainError
 
 CHUNK = 1 << 20
 
 
 def backup(engine: Engine, path: Path) -> dict[str, object]:
-    """Write a snapshot of the database behind ``engine`` to ``path``; return its manifest."""
+    """Write a snapshot of the database behind ``engine`` to ``path``; return its manifest.
+
+    Refuses (``BAK-105``) a database that fails its integrity check (``integrity``):
+    a backup of a damaged file would be damaged too, and found out only when needed.
+    """
+    integrity.check(engine, "BAK-105")
     with tempfile.TemporaryDirectory() as tmp:
         payload = Path(tmp) / "payload"
         if engine.dialect.name == "sqlite":

@@ -87,6 +87,7 @@ def serve(
             access_log=False,
             log_config=None,
             server_header=False,
+            timeout_worker_healthcheck=settings.worker_healthcheck_seconds,
         )
     finally:
         if delivery is not None:

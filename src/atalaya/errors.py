@@ -84,6 +84,14 @@ CODES: dict[str, tuple[int, str]] = {
     "BAK-102": (422, N_("This backup was made from a {found} database, not {expected}.")),
     "BAK-103": (422, N_("This file is not an Atalaya backup.")),
     "BAK-104": (500, N_("The database tool failed: {problem}")),
+    "BAK-105": (
+        503,
+        N_("The database failed its integrity check, so no backup was made: {problem}"),
+    ),
+    "DB-101": (
+        503,
+        N_("The database failed its integrity check: the node's log says what is wrong."),
+    ),
     "OBS-101": (422, N_("Unknown import format. Use one of: {choices}.")),
     "OBS-102": (
         422,

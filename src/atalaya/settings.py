@@ -71,6 +71,10 @@ class Settings(BaseSettings):
     federation_worker_poll_seconds: float = 2.0
     # Whether ``atalaya serve`` also runs the delivery worker (the embedded setup).
     embedded_worker: bool = True
+    # How long ``serve --workers N`` waits for a worker process to answer its supervisor,
+    # while it starts and after, before replacing it (uvicorn's default of 5 s is less
+    # than a worker takes to start on a loaded machine: it restarted them in a loop).
+    worker_healthcheck_seconds: int = Field(default=60, ge=1)
 
     @cached_property
     def secret(self) -> bytes:

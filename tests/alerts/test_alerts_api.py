@@ -4,6 +4,7 @@ and cancelled only by their owner, as each persona."""
 from __future__ import annotations
 
 import datetime as dt
+import json
 from typing import Any
 
 import pytest
@@ -305,3 +306,21 @@ def test_the_form_issues_an_alert_or_shows_each_message_by_its_field(
     assert alert.subject == {"vehicle": {"vin": VIN}}
     web_sign_in(client, "bob")
     assert client.get("/alerts/new").status_code == 403
+
+
+def test_the_alerts_lit_on_an_incident_are_audited_and_a_read_names_the_records_it_showed(
+    client: TestClient,
+    auth,
+    session: Session,  # type: ignore[no-untyped-def]
+) -> None:
+    incident = client.post("/api/v1/incidents", json=homicide(), headers=auth("alice")).json()
+    alert = issue(client, auth, stolen_vehicle())
+    client.get(f"/api/v1/incidents/{incident['id']}/alerts", headers=auth("bob"))
+    client.get(f"{URL}/{alert['uid']}", headers=auth("bob"))
+    entries = session.scalars(
+        select(AuditEntry).where(AuditEntry.actor_username == "bob").order_by(AuditEntry.seq)
+    ).all()
+    assert [(e.action, json.loads(e.detail)) for e in entries] == [
+        ("alert.list", {"incident": incident["id"], "uids": [alert["uid"]]}),
+        ("alert.read", {"incidents": [incident["id"]]}),
+    ]

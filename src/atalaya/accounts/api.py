@@ -124,7 +124,8 @@ def list_users(
     principal = signed_in(request)
     authorize(principal, "user.read")
     page = paginate(session, service.visible_users(principal), User.id, cursor, limit, UserOut.of)
-    audit_read(request, "user.list", object_type="user", detail={"count": len(page.items)})
+    usernames = [u.username for u in page.items]
+    audit_read(request, "user.list", object_type="user", detail={"usernames": usernames})
     return page
 
 

@@ -255,7 +255,8 @@ def users_page(request: Request, principal: WebPrincipal, session: SessionDep) -
     users = session.scalars(
         service.visible_users(principal).order_by(User.username).limit(500)
     ).all()
-    audit_read(request, "user.list", object_type="user", detail={"count": len(users)})
+    usernames = [u.username for u in users]
+    audit_read(request, "user.list", object_type="user", detail={"usernames": usernames})
     return render(request, "accounts/users.html", {"users": users})
 
 

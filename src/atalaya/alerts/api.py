@@ -164,7 +164,10 @@ def read_alert(uid: Uid, request: Request, session: SessionDep) -> AlertDetailOu
         for m in service.matching_records(session, principal, alert)
     ]
     out = AlertDetailOut(**AlertOut.of(alert).model_dump(), matches=matches)
-    audit_read(request, "alert.read", object_type="alert", object_id=uid)
+    incidents = sorted({m.incident_id for m in matches})
+    audit_read(
+        request, "alert.read", object_type="alert", object_id=uid, detail={"incidents": incidents}
+    )
     return out
 
 
@@ -205,10 +208,17 @@ def acknowledge_alert(uid: Uid, request: Request, session: SessionDep) -> AlertO
 @router.get("/incidents/{incident_id}/alerts", response_model=Page[AlertOut])
 def alerts_on_incident(incident_id: RowId, request: Request, session: SessionDep) -> Page[AlertOut]:
     """The active alerts that match something recorded in an incident you may see: a
-    vehicle, firearm or document by identifier, a person by name and date of birth."""
+    vehicle, firearm or document by identifier, a person by name and date of birth
+    (audited, with the alerts shown)."""
     principal = signed_in(request)
     incident = get_incident(session, incident_id)
     authorize(principal, "record.read", incident_scope(incident))
     authorize(principal, "alert.read")
     items = [AlertOut.of(a) for a in service.alerts_for_incident(session, incident)]
+    audit_read(
+        request,
+        "alert.list",
+        object_type="alert",
+        detail={"incident": incident_id, "uids": [a.uid for a in items]},
+    )
     return Page[AlertOut](items=items, total=len(items), next=None)

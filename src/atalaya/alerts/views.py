@@ -158,7 +158,14 @@ def alert_page(
     authorize(principal, "alert.read")
     alert = service.get_alert(session, uid[:36])
     matches = service.matching_records(session, principal, alert)
-    audit_read(request, "alert.read", object_type="alert", object_id=alert.uid)
+    incidents = sorted({m.incident.id for m in matches})
+    audit_read(
+        request,
+        "alert.read",
+        object_type="alert",
+        object_id=alert.uid,
+        detail={"incidents": incidents},
+    )
     context = {
         "alert": alert,
         "matches": matches,

@@ -88,5 +88,6 @@ def list_audit(
     stmt = audit.query(principal.jurisdiction_path, flt, is_country_wide(principal))
     page = paginate(session, stmt, AuditEntry.seq, cursor, limit, AuditEntryOut.of)
     filters = {k: v for k, v in vars(flt).items() if v}
-    audit_read(request, "audit.read", object_type="audit", detail={"filters": filters})
+    detail = {"filters": filters, "seqs": [e.seq for e in page.items]}
+    audit_read(request, "audit.read", object_type="audit", detail=detail)
     return page

@@ -38,7 +38,10 @@ def audit_page(
     )
     stmt = audit.query(principal.jurisdiction_path, flt, is_country_wide(principal))
     page = paginate(session, stmt, AuditEntry.seq, cursor, 50, AuditEntryOut.of)
-    detail = {"filters": {"actor": actor, "action": action, "outcome": outcome}}
+    detail = {
+        "filters": {"actor": actor, "action": action, "outcome": outcome, "day": day},
+        "seqs": [e.seq for e in page.items],
+    }
     audit_read(request, "audit.read", object_type="audit", detail=detail)
     filters = {"actor": actor, "action": action, "outcome": outcome, "day": day or ""}
     return render(request, "audit/list.html", {"page": page, "filters": filters})

@@ -238,6 +238,9 @@ def list_notifications(
         request,
         "hits.notifications_read",
         object_type="hit_notification",
-        detail={"count": len(page.items)},
+        detail={
+            "ids": [n.id for n in page.items],
+            "incidents": sorted({n.incident_id for n in page.items}),
+        },
     )
     return page

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import datetime as dt
+from dataclasses import asdict
 from typing import Annotated, Any, Generic, TypeVar
 
 from fastapi import APIRouter, Depends, Query, Request
@@ -17,7 +18,7 @@ from atalaya.accounts.deps import (
     signed_in,
 )
 from atalaya.db import as_utc
-from atalaya.records import appearances, persons, service, things
+from atalaya.records import appearances, persons, service, shown, things
 from atalaya.records.appearances import PersonAppearances, ThingAppearances
 from atalaya.records.dates import Moment
 from atalaya.records.models import Incident
@@ -175,7 +176,7 @@ def read_incident(incident_id: RowId, request: Request, session: SessionDep) -> 
         "incident.read",
         object_type="incident",
         object_id=incident_id,
-        detail={"persons": len(out.persons)},
+        detail={"version": incident.version, **shown.of_incident(incident)},
     )
     return out
 
@@ -201,7 +202,13 @@ def incident_history(incident_id: RowId, request: Request, session: SessionDep) 
     incident = service.get_incident(session, incident_id)
     authorize(principal, "record.read", service.incident_scope(incident))
     versions = service.history(session, incident)
-    audit_read(request, "incident.history", object_type="incident", object_id=incident_id)
+    audit_read(
+        request,
+        "incident.history",
+        object_type="incident",
+        object_id=incident_id,
+        detail={"versions": [v.version for v in versions]},
+    )
     return [
         VersionOut(
             version=v.version,
@@ -276,7 +283,7 @@ def search_vehicles(
         request,
         "vehicle.search",
         object_type="vehicle",
-        detail={"plate": plate, "vin": vin, "hits": len(hits)},
+        detail={"plate": plate, "vin": vin, "hits": len(hits), **shown.of_hits(thing_hits=hits)},
     )
     return _thing_hits(hits, VehicleIn)
 
@@ -295,7 +302,7 @@ def search_firearms(
         request,
         "firearm.search",
         object_type="firearm",
-        detail={"serial": serial, "hits": len(hits)},
+        detail={"serial": serial, "hits": len(hits), **shown.of_hits(thing_hits=hits)},
     )
     return _thing_hits(hits, FirearmIn)
 
@@ -315,7 +322,12 @@ def search_documents(
         request,
         "document.search",
         object_type="document",
-        detail={"number": number, "hits": len(hits)},
+        detail={
+            "number": number,
+            "issuing_country": issuing_country,
+            "hits": len(hits),
+            **shown.of_hits(thing_hits=hits),
+        },
     )
     return _thing_hits(hits, DocumentIn)
 
@@ -352,11 +364,7 @@ def search_persons(
         request,
         "person.search",
         object_type="person",
-        detail={
-            "surnames": surnames,
-            "given_names": given_names,
-            "incidents": sorted({h.incident.id for h in hits}),
-        },
+        detail={**asdict(query), **shown.of_hits(person_hits=hits)},
     )
     items = [
         PersonHitOut(
@@ -439,7 +447,7 @@ def read_person(person_id: RowId, request: Request, session: SessionDep) -> Pers
         "person.read",
         object_type="person",
         object_id=person_id,
-        detail={"incidents": found.incident_ids},
+        detail=found.shown,
     )
     return out
 
@@ -484,7 +492,7 @@ def _audit_thing(request: Request, kind: str, found: ThingAppearances) -> None:
         f"{kind}.read",
         object_type=kind,
         object_id=found.thing.id,
-        detail={"incidents": found.incident_ids},
+        detail=found.shown,
     )
 
 

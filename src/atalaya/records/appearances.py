@@ -18,7 +18,7 @@ from sqlalchemy.orm import Session
 
 from atalaya.accounts.authz import Principal, authorize
 from atalaya.errors import DomainError
-from atalaya.records import persons, things
+from atalaya.records import persons, shown, things
 from atalaya.records.models import Firearm, IdentityDocument, Incident, Involvement, Vehicle
 from atalaya.records.service import IncidentFilter, visible_incidents
 
@@ -41,6 +41,12 @@ class PersonAppearances:
     def incident_ids(self) -> list[int]:
         return sorted({self.incident.id} | {h.incident.id for h in self.others})
 
+    @property
+    def shown(self) -> dict[str, list[int]]:
+        """The incidents and persons a page of these appearances shows (``shown``)."""
+        records = [self.person, *(h.person for h in self.others)]
+        return {"incidents": self.incident_ids, **shown.items(records)}
+
 
 @dataclass(frozen=True)
 class ThingAppearances:
@@ -52,6 +58,12 @@ class ThingAppearances:
     @property
     def incident_ids(self) -> list[int]:
         return sorted({self.incident.id} | {h.incident.id for h in self.others})
+
+    @property
+    def shown(self) -> dict[str, list[int]]:
+        """The incidents and things a page of these appearances shows (``shown``)."""
+        records = [self.thing, *(h.thing for h in self.others)]
+        return {"incidents": self.incident_ids, **shown.items(records)}
 
 
 def of_person(session: Session, principal: Principal, involvement_id: int) -> PersonAppearances:

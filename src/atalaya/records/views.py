@@ -21,15 +21,8 @@ from atalaya.classification.crosswalks import SCHEMES
 from atalaya.classification.iccs import iccs
 from atalaya.errors import DomainError, FieldError, field_errors_from_pydantic, message_for
 from atalaya.i18n import N_, translator
-from atalaya.records import appearances, incident_form, persons, service, things
-from atalaya.records.models import (
-    Firearm,
-    IdentityDocument,
-    Incident,
-    IncidentVersion,
-    Involvement,
-    Vehicle,
-)
+from atalaya.records import appearances, incident_form, persons, service, shown, things
+from atalaya.records.models import Incident, IncidentVersion
 from atalaya.records.schema import IncidentIn
 from atalaya.records.vocabularies import vocabularies
 from atalaya.web.language import request_language
@@ -121,7 +114,7 @@ def edit_incident_page(
         "incident.read",
         object_type="incident",
         object_id=incident_id,
-        detail={"persons": len(incident.persons), "form": "edit"},
+        detail={"version": incident.version, **shown.of_incident(incident), "form": "edit"},
     )
     return _render_form(request, incident, form, rows, {})
 
@@ -221,12 +214,18 @@ def incident_page(
     scope = service.incident_scope(incident)
     authorize(principal, "record.read", scope)
     versions = service.history(session, incident)
+    # Active alerts about something recorded here (a VIN, a serial, a person...).
+    alerts = alerts_for_incident(session, incident) if principal.may("alert.read") else []
     audit_read(
         request,
         "incident.read",
         object_type="incident",
         object_id=incident_id,
-        detail={"persons": len(incident.persons)},
+        detail={
+            "version": incident.version,
+            **shown.of_incident(incident),
+            "alerts": [a.uid for a in alerts],
+        },
     )
     context = {
         "incident": incident,
@@ -234,8 +233,7 @@ def incident_page(
         "changes": _changes(versions),
         "may_edit": _may(principal, "record.update", scope),
         "iccs": iccs(),
-        # Active alerts about something recorded here (a VIN, a serial, a person...).
-        "alerts": alerts_for_incident(session, incident) if principal.may("alert.read") else [],
+        "alerts": alerts,
     }
     return render(request, "records/detail.html", context)
 
@@ -281,7 +279,7 @@ def person_page(
         "person.read",
         object_type="person",
         object_id=involvement_id,
-        detail={"incidents": found.incident_ids},
+        detail=found.shown,
     )
     return render(request, "records/person.html", {"found": found})
 
@@ -319,24 +317,16 @@ def _thing_page(request: Request, kind: str, found: appearances.ThingAppearances
         f"{kind}.read",
         object_type=kind,
         object_id=found.thing.id,
-        detail={"incidents": found.incident_ids},
+        detail=found.shown,
     )
     context = {"kind": kind, "found": found, "item_path": item_path}
     return render(request, "records/thing.html", context)
 
 
-# Where each kind of item has its page.
-ITEM_PAGES: dict[type, str] = {
-    Involvement: "persons",
-    Vehicle: "vehicles",
-    Firearm: "firearms",
-    IdentityDocument: "documents",
-}
-
-
-def item_path(item: Involvement | Vehicle | Firearm | IdentityDocument) -> str:
-    """Return the path of the page of a person or thing as recorded in an incident."""
-    return f"/{ITEM_PAGES[type(item)]}/{item.id}"
+def item_path(item: shown.Item) -> str:
+    """Return the path of the page of a person or thing as recorded in an incident
+    (under its kind's name, as audit entries name it)."""
+    return f"/{shown.KINDS[type(item)]}/{item.id}"
 
 
 @router.get("/search")
@@ -374,6 +364,7 @@ def search_page(
         for k, v in {
             "surnames": surnames,
             "given_names": given_names,
+            "date_of_birth": date_of_birth,
             "plate": plate,
             "vin": vin,
             "serial": serial,
@@ -382,14 +373,11 @@ def search_page(
         if v
     }
     if searched:
-        incidents = sorted(
-            {h.incident.id for h in person_hits} | {h.incident.id for h in thing_hits}
-        )
         audit_read(
             request,
             "search",
             object_type="incident",
-            detail={"searched": searched, "incidents": incidents},
+            detail={"searched": searched, **shown.of_hits(person_hits, thing_hits)},
         )
     context = {
         "form": {
