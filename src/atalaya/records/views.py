@@ -112,8 +112,7 @@ async def edit_incident_page(
 ) -> Response:
     """The form to change an incident, filled in from its current version; audited as a
     read, since it shows the persons."""
-    incident = service.get_incident(session, incident_id)
-    authorize(principal, "record.update", service.incident_scope(incident))
+    incident = service.incident_for(session, principal, "record.update", incident_id)
     record = service.history(session, incident)[-1].record
     form = incident_form.form_from_record(record) | {"base_version": str(incident.version)}
     rows = incident_form.rows_for_record(record)
@@ -139,8 +138,7 @@ async def save_incident(
     # The form is read before the first statement: a request never awaits while its
     # transaction holds the writers' lock (see ``committed_in_thread``).
     form = await _submitted(request)
-    incident = service.get_incident(session, incident_id)
-    authorize(principal, "record.update", service.incident_scope(incident))
+    incident = service.incident_for(session, principal, "record.update", incident_id)
     if "more" not in form and form.get("base_version") != str(incident.version):
         tr = translator(request_language(request))
         form["base_version"] = str(incident.version)
@@ -222,9 +220,8 @@ async def incident_page(
 ) -> Response:
     """One incident in full, with its history and what each version changed; the read is
     audited."""
-    incident = service.get_incident(session, incident_id)
+    incident = service.incident_for(session, principal, "record.read", incident_id)
     scope = service.incident_scope(incident)
-    authorize(principal, "record.read", scope)
     versions = service.history(session, incident)
     await audit_read(
         request,
