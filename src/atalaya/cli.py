@@ -87,6 +87,9 @@ def serve(
             access_log=False,
             log_config=None,
             server_header=False,
+            # Who the client is, behind a proxy, is ATALAYA_TRUSTED_PROXIES's to say
+            # (web/middleware.py), not uvicorn's FORWARDED_ALLOW_IPS (127.0.0.1 trusted).
+            proxy_headers=False,
         )
     finally:
         if delivery is not None:
