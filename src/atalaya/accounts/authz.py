@@ -25,8 +25,8 @@ ROLES_FILE = Path(__file__).parent / "data" / "roles.toml"
 
 # How far up the chain of command an agency sits; higher sees restricted objects below.
 # Central and competent authorities are national bodies, so they rank with federal ones.
-# Nobody creates an agency ranked above their own or above its parent, nor adds users
-# to an agency ranked above their own (``authorize_level``, ``accounts/service.py``).
+# Nobody creates an agency ranked above their own or above its parent, nor adds users to
+# another agency unless it ranks below their own (``outranks``; ``accounts/service.py``).
 RANK = {
     AgencyLevel.MUNICIPAL: 1,
     AgencyLevel.STATE: 2,
