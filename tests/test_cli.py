@@ -111,6 +111,28 @@ def test_users_add_reads_the_password_from_stdin(cli_env: Settings) -> None:
         cli, ["users", "add", "yves", "--agency", "MX-SSPC", "--role", "analyst"], input="short\n"
     )
     assert short.exit_code == 1 and "ACC-107" in short.output
+    weak = runner.invoke(
+        cli, ["users", "add", "yves", "--agency", "MX-SSPC", "--role", "analyst"],
+        input="aaaaaaaaaaaa\n",
+    )  # fmt: skip
+    assert weak.exit_code == 1 and "ACC-114" in weak.output and "aaa" in weak.output
+
+
+def test_the_operator_grants_any_role_but_no_agency_ranks_above_its_parent(
+    cli_env: Settings,
+) -> None:
+    """The command line is the node's operator, who holds no role: ``users add`` grants
+    any role in any agency. An agency's level stays within its parent's all the same."""
+    granted = runner.invoke(
+        cli, ["users", "add", "ines", "--agency", "MX-SSPM-JUA", "--role", "auditor",
+              "--role", "administrator"], input="ribbed-lantern-quarry-53\n",
+    )  # fmt: skip
+    assert granted.exit_code == 0, granted.output
+    above = runner.invoke(
+        cli, ["agencies", "add", "MX-FED-X", "--name", "X", "--level", "federal",
+              "--area", "MX-08-037", "--parent", "MX-SSPM-JUA"],
+    )  # fmt: skip
+    assert above.exit_code == 1 and "ACC-112" in above.output
 
 
 def test_tokens_create_prints_the_token_alone_on_the_last_line(cli_env: Settings) -> None:

@@ -114,3 +114,22 @@ def _answers(url: str, within: float) -> bool:
         except httpx.TransportError:
             time.sleep(0.2)
     return False
+
+
+def test_forwarded_headers_do_not_dodge_the_address_lock(live_server: str) -> None:
+    """No proxy is trusted by default, not even one on 127.0.0.1 (uvicorn's own default):
+    a client that writes X-Forwarded-For is still the address it calls from."""
+    with httpx.Client(base_url=live_server) as client:
+        for guess in range(5):
+            response = client.post(
+                "/api/v1/auth/token",
+                json={"username": f"guess-{guess}", "password": "wrong-one"},
+                headers={"X-Forwarded-For": f"198.51.100.{guess}"},
+            )
+            assert response.status_code == 401
+        locked = client.post(
+            "/api/v1/auth/token",
+            json={"username": "alice", "password": DEMO_PASSWORD},
+            headers={"X-Forwarded-For": "198.51.100.99"},
+        )
+        assert (locked.status_code, locked.json()["code"]) == (429, "AUTH-105")

@@ -49,3 +49,15 @@ def test_two_processes_creating_the_key_agree(tmp_path: Path) -> None:
 def test_a_named_secret_key_file_must_exist(tmp_path: Path) -> None:
     with pytest.raises(FileNotFoundError):
         _ = Settings(secret_key=None, secret_key_file=tmp_path / "missing").secret
+
+
+def test_trusted_proxies_are_comma_separated_addresses_or_networks(
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    monkeypatch.delenv("ATALAYA_TRUSTED_PROXIES", raising=False)
+    assert Settings().trusted_proxies == []
+    monkeypatch.setenv("ATALAYA_TRUSTED_PROXIES", "10.0.0.5, 10.1.0.0/16,::1")
+    assert [str(n) for n in Settings().trusted_proxies] == ["10.0.0.5/32", "10.1.0.0/16", "::1/128"]
+    monkeypatch.setenv("ATALAYA_TRUSTED_PROXIES", "10.0.0.5, proxy.example")
+    with pytest.raises(ValueError, match="trusted_proxies"):
+        Settings()

@@ -10,14 +10,14 @@ import time
 
 import httpx
 import pytest
-
-from atalaya.settings import Settings
 from concurrent_writes import (
     atalaya_servers,
     audit_chain_intact,
     mixed_load,
     stored_references,
 )
+
+from atalaya.settings import Settings
 
 pytestmark = pytest.mark.slow
 

@@ -88,6 +88,9 @@ def serve(
             log_config=None,
             server_header=False,
             timeout_worker_healthcheck=settings.worker_healthcheck_seconds,
+            # Who the client is, behind a proxy, is ATALAYA_TRUSTED_PROXIES's to say
+            # (web/middleware.py), not uvicorn's FORWARDED_ALLOW_IPS (127.0.0.1 trusted).
+            proxy_headers=False,
         )
     finally:
         if delivery is not None:

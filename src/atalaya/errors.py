@@ -58,6 +58,10 @@ CODES: dict[str, tuple[int, str]] = {
     "ACC-108": (422, N_("The agency's area must lie within its parent agency's area.")),
     "ACC-109": (404, N_("There is no user with this name.")),
     "ACC-110": (422, N_("The expiry must be between 1 and {max} days.")),
+    "ACC-111": (403, N_("You cannot create an agency ranked above your own ({level}).")),
+    "ACC-112": (422, N_("An agency cannot rank above its parent agency ({level}).")),
+    "ACC-113": (403, N_("You can only grant roles you hold yourself, not: {roles}.")),
+    "ACC-114": (422, N_("This password is too easy to guess. {advice}")),
     "REC-101": (422, N_("This is required.")),
     "REC-102": (422, N_("This date is in the future.")),
     "REC-103": (422, N_("The end is before the start.")),
@@ -235,6 +239,10 @@ CODES: dict[str, tuple[int, str]] = {
 }
 
 
+class Text(str):
+    """A parameter of a message that is itself a message: translated along with it."""
+
+
 @dataclass
 class FieldError:
     field: str
@@ -244,12 +252,18 @@ class FieldError:
 
 @dataclass
 class DomainError(Exception):
-    """An error a user can act on; ``code`` is a key of ``CODES``."""
+    """An error a user can act on; ``code`` is a key of ``CODES``.
+
+    ``concealed`` is the code of a refusal answered as this error instead (an object
+    outside the caller's jurisdiction answers as not found): the caller sees ``code``,
+    the audit log records the refusal.
+    """
 
     code: str
     field: str | None = None
     params: dict[str, object] = dataclasses.field(default_factory=dict)
     errors: list[FieldError] = dataclasses.field(default_factory=list)
+    concealed: str | None = None
 
     def __post_init__(self) -> None:
         if self.code not in CODES:
@@ -291,4 +305,8 @@ def field_errors_from_pydantic(errors: Iterable[Mapping[str, Any]]) -> list[Fiel
 
 def message_for(code: str, translator: Translator, params: dict[str, object] | None = None) -> str:
     """Return the message of ``code`` in the translator's language."""
-    return translator.gettext(CODES[code][1], **(params or {}))
+    translated = {
+        name: translator.gettext(value) if isinstance(value, Text) else value
+        for name, value in (params or {}).items()
+    }
+    return translator.gettext(CODES[code][1], **translated)

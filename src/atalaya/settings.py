@@ -6,14 +6,15 @@ never at import time.
 
 from __future__ import annotations
 
+import json
 import os
 import secrets
 from functools import cached_property
 from pathlib import Path
-from typing import Literal
+from typing import Annotated, Literal
 
-from pydantic import Field
-from pydantic_settings import BaseSettings, SettingsConfigDict
+from pydantic import Field, IPvAnyNetwork, field_validator
+from pydantic_settings import BaseSettings, NoDecode, SettingsConfigDict
 
 Language = Literal["en", "es", "pt", "fr"]
 LANGUAGES: tuple[Language, ...] = ("en", "es", "pt", "fr")
@@ -39,8 +40,9 @@ class Settings(BaseSettings):
     login_max_failures: int = 5
     login_window_minutes: int = 15
     login_lockout_minutes: int = 15
-    # Addresses of reverse proxies whose X-Forwarded-For we believe.
-    trusted_proxies: list[str] = Field(default_factory=list)
+    # Reverse proxies (addresses or networks, comma-separated) whose X-Forwarded-For is
+    # believed; none by default: the header is then ignored (web/middleware.py).
+    trusted_proxies: Annotated[list[IPvAnyNetwork], NoDecode] = Field(default_factory=list)
     # Cost of argon2id; lower only in tests.
     argon2_time_cost: int = 3
     argon2_memory_kib: int = 65536
@@ -75,6 +77,16 @@ class Settings(BaseSettings):
     # while it starts and after, before replacing it (uvicorn's default of 5 s is less
     # than a worker takes to start on a loaded machine: it restarted them in a loop).
     worker_healthcheck_seconds: int = Field(default=60, ge=1)
+
+    @field_validator("trusted_proxies", mode="before")
+    @classmethod
+    def _comma_separated(cls, value: object) -> object:
+        """Read ``10.0.0.5, 10.1.0.0/16`` (and, as before, a JSON list)."""
+        if isinstance(value, str):
+            if value.strip().startswith("["):
+                return json.loads(value)
+            return [part.strip() for part in value.split(",") if part.strip()]
+        return value
 
     @cached_property
     def secret(self) -> bytes:

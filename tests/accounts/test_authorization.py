@@ -164,7 +164,7 @@ def test_a_route_asking_for_a_caller_it_was_not_given_fails_loudly() -> None:
 def test_charlie_is_refused_agency_a_objects(client: TestClient, auth) -> None:  # type: ignore[no-untyped-def]
     headers = auth("charlie")
     assert_problem(client.get("/api/v1/users/alice", headers=headers), 403, "AUTH-111")
-    assert_problem(client.get("/api/v1/agencies/MX-SSPM-JUA", headers=headers), 403, "AUTH-112")
+    assert_problem(client.get("/api/v1/agencies/MX-SSPM-JUA", headers=headers), 404, "API-106")
     agencies = client.get("/api/v1/agencies", headers=headers).json()
     assert [a["code"] for a in agencies["items"]] == ["MX-CPM-GDL"]
 
@@ -173,7 +173,7 @@ def test_charlie_cannot_revoke_alices_token(client: TestClient, auth) -> None:  
     alice = auth("alice")
     token_id = client.get("/api/v1/tokens", headers=alice).json()["items"][0]["id"]
     assert_problem(
-        client.delete(f"/api/v1/tokens/{token_id}", headers=auth("charlie")), 403, "AUTH-111"
+        client.delete(f"/api/v1/tokens/{token_id}", headers=auth("charlie")), 404, "API-106"
     )
     assert client.get("/api/v1/me", headers=alice).status_code == 200
 
@@ -181,7 +181,7 @@ def test_charlie_cannot_revoke_alices_token(client: TestClient, auth) -> None:  
 def test_the_state_supervisor_reads_profiles_in_the_state_only(client: TestClient, auth) -> None:  # type: ignore[no-untyped-def]
     headers = auth("diana")
     assert client.get("/api/v1/users/alice", headers=headers).status_code == 200
-    assert_problem(client.get("/api/v1/users/charlie", headers=headers), 403, "AUTH-112")
+    assert_problem(client.get("/api/v1/users/charlie", headers=headers), 404, "ACC-109")
     names = {u["username"] for u in client.get("/api/v1/users", headers=headers).json()["items"]}
     assert names == {"alice", "bob", "diana"}
 
@@ -246,7 +246,7 @@ def test_the_administrator_creates_agencies_and_users_in_jurisdiction(
     user = {
         "username": "ramon",
         "agency": "MX-PM-MTY",
-        "roles": ["officer"],
+        "roles": ["administrator"],
         "password": "a-long-password",
     }
     assert client.post("/api/v1/users", json=user, headers=headers).status_code == 201
@@ -287,7 +287,7 @@ def test_bad_users_are_refused(client: TestClient, auth, change, code, status) -
     user = {
         "username": "newbie",
         "agency": "MX-SSPC",
-        "roles": ["officer"],
+        "roles": ["administrator"],
         "password": "a-long-password",
     }
     assert_problem(

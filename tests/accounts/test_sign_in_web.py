@@ -10,6 +10,7 @@ from sqlalchemy import select
 from sqlalchemy.orm import Session
 
 from atalaya.accounts.models import User
+from atalaya.app import create_app
 from atalaya.demo import DEMO_PASSWORD, DEMO_TOTP_SECRET
 from test_app import assert_problem
 
@@ -255,3 +256,56 @@ def test_nobody_revokes_another_users_token_on_the_web(client: TestClient, app, 
     )
     assert response.status_code == 404
     assert "/revoke" in other.get("/account/tokens").text
+
+
+def test_the_second_factor_gives_a_new_session_id_and_ends_the_old_one(
+    client: TestClient,
+) -> None:
+    web_sign_in(client, "admin")
+    before = client.cookies["atalaya_session"]
+    page = client.get("/login/totp")
+    code = pyotp.TOTP(DEMO_TOTP_SECRET).now()
+    client.post("/login/totp", data={"code": code, "csrf_token": csrf_from(page.text)})
+    after = client.cookies["atalaya_session"]
+    assert after != before
+    assert "Administración Atalaya" in client.get("/").text
+    # Whoever saw or planted the id before the second factor holds nothing.
+    client.cookies.set("atalaya_session", before)
+    assert_problem(client.get("/api/v1/me"), 401, "AUTH-109")
+    assert client.get("/", follow_redirects=False).headers["location"] == "/login"
+
+
+def test_enrolling_the_second_factor_gives_a_new_session_id_too(
+    client: TestClient, session: Session
+) -> None:
+    carmen = session.scalar(select(User).where(User.username == "carmen"))
+    assert carmen is not None
+    carmen.totp_secret = None
+    session.commit()
+    web_sign_in(client, "carmen")
+    before = client.cookies["atalaya_session"]
+    page = client.get("/login/enroll")
+    secret = re.search(r'<code class="secret">([A-Z2-7]+)</code>', page.text)
+    assert secret
+    data = {"code": pyotp.TOTP(secret.group(1)).now(), "csrf_token": csrf_from(page.text),
+            "offer": offer_from(page.text)}  # fmt: skip
+    client.post("/login/enroll", data=data)
+    assert client.cookies["atalaya_session"] != before
+    client.cookies.set("atalaya_session", before)
+    assert_problem(client.get("/api/v1/me"), 401, "AUTH-109")
+
+
+def test_cookies_are_secure_when_the_public_url_is_https_behind_a_proxy(settings, db) -> None:  # type: ignore[no-untyped-def]
+    """TLS ends at the proxy: the request arrives as plain HTTP, the browser used HTTPS."""
+    tls = settings.model_copy(update={"public_url": "https://atalaya.example"})
+    with TestClient(create_app(tls, db), base_url="http://127.0.0.1") as client:
+        login_page = client.get("/login")
+        csrf_cookie = login_page.headers["set-cookie"]
+        assert csrf_cookie.startswith("atalaya_csrf=") and "Secure" in csrf_cookie
+        # The browser sends back over HTTPS what this plain-HTTP client would not.
+        form = {"username": "alice", "password": DEMO_PASSWORD,
+                "csrf_token": csrf_from(login_page.text)}  # fmt: skip
+        cookie = {"Cookie": csrf_cookie.split(";")[0]}
+        signed_in = client.post("/login", data=form, headers=cookie, follow_redirects=False)
+        session_cookie = signed_in.headers["set-cookie"]
+        assert session_cookie.startswith("atalaya_session=") and "Secure" in session_cookie

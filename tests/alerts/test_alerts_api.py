@@ -108,7 +108,7 @@ def test_an_alert_lights_up_on_the_records_that_match_it_for_those_who_may_see_t
     # charlie issued it, but may not see agency A's incident: no match, not even a count.
     assert client.get(f"{URL}/{alert['uid']}", headers=auth("charlie")).json()["matches"] == []
     response = client.get(f"/api/v1/incidents/{incident['id']}/alerts", headers=auth("charlie"))
-    assert_problem(response, 403, "AUTH-112")
+    assert_problem(response, 404, "API-106")
 
 
 def test_a_wanted_person_lights_up_on_a_recorded_person_by_name_and_date_of_birth(

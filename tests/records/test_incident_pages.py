@@ -33,4 +33,4 @@ def test_charlie_sees_neither_the_list_entry_nor_the_page(client: TestClient, au
     incident = record(client, auth)
     web_sign_in(client, "charlie")
     assert "JUA-2026-000123" not in client.get("/incidents").text
-    assert client.get(f"/incidents/{incident['id']}").status_code == 403
+    assert client.get(f"/incidents/{incident['id']}").status_code == 404

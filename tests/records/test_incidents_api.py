@@ -112,12 +112,12 @@ def test_charlie_never_sees_agency_a_incidents_not_even_their_count(
 ) -> None:  # type: ignore[no-untyped-def]
     incident = record(client, auth)
     headers = auth("charlie")
-    assert_problem(client.get(f"{URL}/{incident['id']}", headers=headers), 403, "AUTH-112")
-    assert_problem(client.get(f"{URL}/{incident['id']}/history", headers=headers), 403, "AUTH-112")
+    assert_problem(client.get(f"{URL}/{incident['id']}", headers=headers), 404, "API-106")
+    assert_problem(client.get(f"{URL}/{incident['id']}/history", headers=headers), 404, "API-106")
     listing = client.get(URL, headers=headers).json()
     assert listing == {"items": [], "total": 0, "next": None}
     update = client.put(f"{URL}/{incident['id']}", json=homicide(narrative="x"), headers=headers)
-    assert_problem(update, 403, "AUTH-112")
+    assert_problem(update, 404, "API-106")
 
 
 def test_the_state_and_the_federation_see_the_municipal_incident(client: TestClient, auth) -> None:  # type: ignore[no-untyped-def]

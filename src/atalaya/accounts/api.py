@@ -9,7 +9,7 @@ from fastapi.responses import JSONResponse
 from sqlalchemy import select
 
 from atalaya.accounts import login, service
-from atalaya.accounts.authz import Principal, Scope, authorize
+from atalaya.accounts.authz import authorize, authorize_found
 from atalaya.accounts.deps import (
     JsonBodyRoute,
     RuntimeDep,
@@ -34,7 +34,6 @@ from atalaya.accounts.schemas import (
     UserOut,
 )
 from atalaya.errors import DomainError
-from atalaya.geo.service import get_area
 from atalaya.web.pagination import MAX_LIMIT, Page, RowId, paginate
 from atalaya.web.problems import PROBLEM_RESPONSES, problem_response
 from atalaya.web.responses import DocumentResponse
@@ -98,19 +97,14 @@ def list_agencies(
 @router.get("/agencies/{code}", response_model=AgencyOut)
 def read_agency(code: str, request: Request, session: SessionDep) -> AgencyOut:
     principal = signed_in(request)
-    agency = session.scalar(select(service.Agency).where(service.Agency.code == code))
-    if agency is None:
-        raise DomainError("API-106")
-    authorize(principal, "agency.read", service.agency_scope(agency))
-    return AgencyOut.of(agency)
+    return AgencyOut.of(service.visible_agency(session, principal, code))
 
 
 @router.post("/agencies", status_code=201, response_model=AgencyOut)
 def create_agency(body: AgencyCreate, request: Request, session: SessionDep) -> AgencyOut:
     principal = signed_in(request)
-    area = get_area(session, body.area)
-    authorize(principal, "agency.create", Scope(area.path))
-    agency = service.create_agency(session, audit_context(request), **body.model_dump())
+    ctx = audit_context(request)
+    agency = service.create_agency(session, ctx, by=principal, **body.model_dump())
     return AgencyOut.of(agency)
 
 
@@ -133,9 +127,11 @@ def list_users(
 async def read_user(username: str, request: Request) -> DocumentResponse:
     """Read a user's profile (personal data: every read is audited)."""
     principal = signed_in(request)
+    # Another user's profile: the role first, so that a refusal tells nothing of the name.
+    action = "profile.read" if username == principal.username else "user.read"
+    authorize(principal, action)
     profile = get_runtime(request).profiles.profile(reader(request), username)
-    action = "profile.read" if profile.user_id == principal.user_id else "user.read"
-    authorize(principal, action, profile.scope)
+    authorize_found(principal, action, profile.scope, missing="ACC-109", field="username")
     await audit_read_async(request, "user.read", object_type="user", object_id=username)
     return DocumentResponse(UserOut.document(profile))
 
@@ -148,10 +144,8 @@ def create_user(
     runtime: RuntimeDep,
 ) -> UserOut:
     principal = signed_in(request)
-    agency = service.get_agency(session, body.agency)
-    authorize(principal, "user.create", service.agency_scope(agency))
     user = service.create_user(
-        session, audit_context(request), runtime.credentials, **body.model_dump()
+        session, audit_context(request), runtime.credentials, by=principal, **body.model_dump()
     )
     return UserOut.of(user)
 
@@ -184,17 +178,5 @@ def create_token(body: TokenCreate, request: Request, session: SessionDep) -> Ne
 @router.delete("/tokens/{token_id}", status_code=204)
 def revoke_token(token_id: RowId, request: Request, session: SessionDep) -> None:
     principal = signed_in(request)
-    row = session.get(ApiToken, token_id)
-    if row is None:
-        raise DomainError("API-106")
-    _authorize_token(session, principal, row)
+    row = service.revocable_token(session, principal, token_id)
     service.revoke_token(session, audit_context(request), row)
-
-
-def _authorize_token(session: SessionDep, principal: Principal, row: ApiToken) -> None:
-    if row.user_id == principal.user_id:
-        authorize(principal, "token.own")
-        return
-    owner = session.get(User, row.user_id)
-    assert owner is not None
-    authorize(principal, "token.admin", service.user_scope(owner))

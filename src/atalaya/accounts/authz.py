@@ -24,6 +24,9 @@ from atalaya.errors import DomainError
 ROLES_FILE = Path(__file__).parent / "data" / "roles.toml"
 
 # How far up the chain of command an agency sits; higher sees restricted objects below.
+# Central and competent authorities are national bodies, so they rank with federal ones.
+# Nobody creates an agency ranked above their own or above its parent, nor adds users to
+# another agency unless it ranks below their own (``outranks``; ``accounts/service.py``).
 RANK = {
     AgencyLevel.MUNICIPAL: 1,
     AgencyLevel.STATE: 2,
@@ -89,6 +92,11 @@ class Scope:
     restricted: bool = False
 
 
+def outranks(level: AgencyLevel, other: AgencyLevel) -> bool:
+    """Return whether an agency of ``level`` ranks above one of ``other``."""
+    return RANK[level] > RANK[other]
+
+
 def authorize(principal: Principal, action: str, resource: Scope | None = None) -> None:
     """Return if ``principal`` may take ``action`` on ``resource``; raise otherwise.
 
@@ -104,6 +112,32 @@ def authorize(principal: Principal, action: str, resource: Scope | None = None) 
         raise DomainError("AUTH-112", params={"action": action})
     if resource.restricted and not _may_see_restricted(principal, resource):
         raise DomainError("AUTH-112", params={"action": action})
+
+
+def authorize_found(
+    principal: Principal,
+    action: str,
+    resource: Scope,
+    *,
+    missing: str = "API-106",
+    field: str | None = None,
+) -> None:
+    """Return if ``principal`` may take ``action`` on ``resource``, an object asked for
+    by its id or name; raise otherwise.
+
+    Like ``authorize``, except that an object outside the jurisdiction answers as one
+    that does not exist (the error ``missing`` on ``field``, as the lookup raises it, with
+    ``AUTH-112`` as its ``concealed`` code for the audit log), so that a refusal does not
+    reveal which ids exist. Check the role (``authorize(principal, action)``) before
+    looking the object up, for the same reason.
+    """
+    try:
+        authorize(principal, action, resource)
+    except DomainError as refused:
+        if refused.code != "AUTH-112":
+            raise
+        params = refused.params
+        raise DomainError(missing, field=field, params=params, concealed="AUTH-112") from None
 
 
 def _may_see_restricted(principal: Principal, resource: Scope) -> bool:

@@ -17,7 +17,6 @@ from cryptography.hazmat.primitives.kdf.hkdf import HKDF
 
 from atalaya.settings import Settings
 
-MIN_PASSWORD_LENGTH = 10
 TOKEN_PREFIX = "atl_"  # noqa: S105 - a label, not a secret
 TOTP_ISSUER = "Atalaya"
 # A code stays valid one 30-second step either side, for clocks that drift.

@@ -270,6 +270,12 @@ async def audit_read_async(request: Request, action: str, **fields: Any) -> None
     await get_runtime(request).audit.write(draft(audit_context(request), action, **fields))
 
 
+def secure_cookies(request: Request) -> bool:
+    """Return whether cookies must be ``Secure``: when users reach the node over HTTPS
+    (``ATALAYA_PUBLIC_URL``), even if the request came from a TLS-ending proxy as HTTP."""
+    return get_runtime(request).settings.served_over_tls or request.url.scheme == "https"
+
+
 def csrf_cookie_value(request: Request) -> str:
     """Return this browser's CSRF cookie value, minting one if it has none yet."""
     value = request.cookies.get(CSRF_COOKIE) or getattr(request.state, "new_csrf_cookie", None)

@@ -224,6 +224,30 @@ def open_session(
     return credentials.signed(SESSION_PURPOSE, key)
 
 
+def renew_session(
+    session: Session,
+    credentials: Credentials,
+    settings: Settings,
+    web_session: WebSession,
+    user: User,
+) -> str:
+    """Replace ``web_session``, which has just been given its second factor, by a new
+    verified session; return the new cookie value.
+
+    The old id stops working at once: an id seen or planted before the second factor
+    (session fixation) is worth nothing after it.
+    """
+    close_session(session, web_session)
+    return open_session(
+        session,
+        credentials,
+        settings,
+        user,
+        verified=True,
+        client_address=web_session.client_address,
+    )
+
+
 def find_session(
     session: Session, credentials: Credentials, cookie: str
 ) -> tuple[WebSession, User]:

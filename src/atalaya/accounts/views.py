@@ -23,6 +23,7 @@ from atalaya.accounts.deps import (
     audit_context,
     audit_read,
     check_csrf,
+    secure_cookies,
 )
 from atalaya.accounts.models import ApiToken, User, WebSession
 from atalaya.db import utcnow
@@ -68,8 +69,8 @@ WebPrincipal = Annotated[Principal, Depends(web_principal)]
 
 
 def _set_cookie(response: Response, request: Request, name: str, value: str, max_age: int) -> None:
-    """Set an HttpOnly, SameSite=Lax cookie, Secure when the page came over HTTPS."""
-    secure = request.url.scheme == "https"
+    """Set an HttpOnly, SameSite=Lax cookie, Secure when the node is reached over HTTPS."""
+    secure = secure_cookies(request)
     response.set_cookie(
         name, value, max_age=max_age, httponly=True, samesite="lax", secure=secure, path="/"
     )
@@ -143,9 +144,16 @@ def totp_submit(
             {"errors": field_messages(request, error)},
             status=error.status,
         )
-    web_session.verified = True
     login.succeed(session, runtime.login_policy, ctx, user, "totp")
-    return RedirectResponse("/", status_code=303)
+    renewed = login.renew_session(session, runtime.credentials, runtime.settings, web_session, user)
+    return _verified(request, runtime, renewed)
+
+
+def _verified(request: Request, runtime: Runtime, cookie: str) -> Response:
+    """Go home with the new session that the second factor earned."""
+    response = RedirectResponse("/", status_code=303)
+    _set_cookie(response, request, SESSION_COOKIE, cookie, runtime.settings.session_hours * 3600)
+    return response
 
 
 # An offered TOTP key travels in the form, sealed to the user, for this long.
@@ -189,9 +197,9 @@ def enroll_submit(
         error = DomainError("AUTH-104", field="code")
         return _render_enroll(request, runtime, user, secret, field_messages(request, error))
     user.totp_secret, user.totp_last_step = runtime.credentials.seal(secret), step
-    web_session.verified = True
     login.succeed(session, runtime.login_policy, audit_context(request), user, "totp-enrolled")
-    return RedirectResponse("/", status_code=303)
+    renewed = login.renew_session(session, runtime.credentials, runtime.settings, web_session, user)
+    return _verified(request, runtime, renewed)
 
 
 @router.post("/logout", dependencies=[CsrfDep])

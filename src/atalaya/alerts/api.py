@@ -24,7 +24,7 @@ from atalaya.alerts import exchange, service
 from atalaya.alerts.models import Alert
 from atalaya.alerts.schema import AlertCancel, AlertChange, AlertIn
 from atalaya.federation.models import NodeIdentity
-from atalaya.records.service import get_incident, incident_scope
+from atalaya.records.service import incident_for
 from atalaya.web.pagination import MAX_LIMIT, Page, RowId, paginate
 from atalaya.web.problems import PROBLEM_RESPONSES
 
@@ -211,9 +211,8 @@ def alerts_on_incident(incident_id: RowId, request: Request, session: SessionDep
     vehicle, firearm or document by identifier, a person by name and date of birth
     (audited, with the alerts shown)."""
     principal = signed_in(request)
-    incident = get_incident(session, incident_id)
-    authorize(principal, "record.read", incident_scope(incident))
     authorize(principal, "alert.read")
+    incident = incident_for(session, principal, "record.read", incident_id)
     items = [AlertOut.of(a) for a in service.alerts_for_incident(session, incident)]
     audit_read(
         request,

@@ -28,7 +28,7 @@ from atalaya.federation import hit_index, hit_queries, inbox, node
 from atalaya.federation.api import EnvelopeBody, within_limit
 from atalaya.federation.hits import Question
 from atalaya.federation.models import HitNotification, HitQuery, Peer
-from atalaya.records.service import get_incident
+from atalaya.records.service import incident_for
 from atalaya.web.pagination import MAX_LIMIT, Page, paginate
 from atalaya.web.problems import PROBLEM_RESPONSES
 
@@ -189,7 +189,7 @@ class WatchOut(BaseModel):
 def watch_incident(body: WatchIn, request: Request, session: SessionDep) -> WatchOut:
     """Ask to be told when a peer's query hits one of your agency's incidents."""
     principal = signed_in(request)
-    incident = get_incident(session, body.incident_id)
+    incident = incident_for(session, principal, "hit.watch", body.incident_id)
     found = hit_index.watch(session, audit_context(request), principal, incident)
     return WatchOut(
         incident_id=found.incident_id, created_by=found.created_by, created_at=found.created_at

@@ -168,8 +168,7 @@ def summarise_incidents(
 def read_incident(incident_id: RowId, request: Request, session: SessionDep) -> IncidentOut:
     """Read an incident; a read of the persons in it is audited."""
     principal = signed_in(request)
-    incident = service.get_incident(session, incident_id)
-    authorize(principal, "record.read", service.incident_scope(incident))
+    incident = service.incident_for(session, principal, "record.read", incident_id)
     out = IncidentOut.of(incident)
     audit_read(
         request,
@@ -190,7 +189,7 @@ def update_incident(
 ) -> IncidentOut:
     """Replace the incident's content; the previous version stays in its history."""
     principal = signed_in(request)
-    incident = service.get_incident(session, incident_id)
+    incident = service.incident_for(session, principal, "record.update", incident_id)
     service.update_incident(session, audit_context(request), principal, incident, body)
     return IncidentOut.of(incident)
 
@@ -199,8 +198,7 @@ def update_incident(
 def incident_history(incident_id: RowId, request: Request, session: SessionDep) -> list[VersionOut]:
     """Every version of the incident: who changed it, when, and what it then said."""
     principal = signed_in(request)
-    incident = service.get_incident(session, incident_id)
-    authorize(principal, "record.read", service.incident_scope(incident))
+    incident = service.incident_for(session, principal, "record.read", incident_id)
     versions = service.history(session, incident)
     audit_read(
         request,

@@ -9,7 +9,7 @@ from typing import Any
 from sqlalchemy import ColumnElement, Select, exists, select
 from sqlalchemy.orm import Session
 
-from atalaya.accounts.authz import RANK, Principal, Scope, authorize
+from atalaya.accounts.authz import RANK, Principal, Scope, authorize, authorize_found
 from atalaya.accounts.models import Agency, AgencyLevel
 from atalaya.audit import service as audit
 from atalaya.audit.service import AuditContext
@@ -263,6 +263,19 @@ def get_incident(session: Session, incident_id: int) -> Incident:
     incident = session.get(Incident, incident_id)
     if incident is None:
         raise DomainError("API-106")
+    return incident
+
+
+def incident_for(session: Session, principal: Principal, action: str, incident_id: int) -> Incident:
+    """Return the incident ``principal`` may take ``action`` on.
+
+    Raises ``AUTH-111`` when no role grants ``action`` (before looking: the answer says
+    nothing of the id), and ``API-106`` alike for an id that does not exist and for an
+    incident outside the principal's jurisdiction.
+    """
+    authorize(principal, action)
+    incident = get_incident(session, incident_id)
+    authorize_found(principal, action, incident_scope(incident))
     return incident
 
 

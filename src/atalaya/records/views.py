@@ -104,8 +104,7 @@ def edit_incident_page(
 ) -> Response:
     """The form to change an incident, filled in from its current version; audited as a
     read, since it shows the persons."""
-    incident = service.get_incident(session, incident_id)
-    authorize(principal, "record.update", service.incident_scope(incident))
+    incident = service.incident_for(session, principal, "record.update", incident_id)
     record = service.history(session, incident)[-1].record
     form = incident_form.form_from_record(record) | {"base_version": str(incident.version)}
     rows = incident_form.rows_for_record(record)
@@ -132,8 +131,7 @@ def save_incident(
     A form opened on an older version than the current one is not saved: it comes back,
     as filled in, to be checked against what changed meanwhile and sent again.
     """
-    incident = service.get_incident(session, incident_id)
-    authorize(principal, "record.update", service.incident_scope(incident))
+    incident = service.incident_for(session, principal, "record.update", incident_id)
     if "more" not in form and form.get("base_version") != str(incident.version):
         tr = translator(request_language(request))
         form["base_version"] = str(incident.version)
@@ -210,9 +208,8 @@ def incident_page(
 ) -> Response:
     """One incident in full, with its history and what each version changed; the read is
     audited."""
-    incident = service.get_incident(session, incident_id)
+    incident = service.incident_for(session, principal, "record.read", incident_id)
     scope = service.incident_scope(incident)
-    authorize(principal, "record.read", scope)
     versions = service.history(session, incident)
     # Active alerts about something recorded here (a VIN, a serial, a person...).
     alerts = alerts_for_incident(session, incident) if principal.may("alert.read") else []

@@ -6,6 +6,7 @@ because it sits on every request's path.
 from __future__ import annotations
 
 import contextvars
+import ipaddress
 import logging
 import os
 import re
@@ -48,7 +49,7 @@ class RequestMiddleware:
         self.app = app
         self.max_body = settings.max_body_bytes
         self.hsts = settings.served_over_tls
-        self.trusted_proxies = set(settings.trusted_proxies)
+        self.trusted_proxies = tuple(settings.trusted_proxies)
 
     async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
         if scope["type"] != "http":
@@ -60,7 +61,7 @@ class RequestMiddleware:
         token = request_id_var.set(request_id)
         state = scope.setdefault("state", {})
         state["request_id"] = request_id
-        state["client_address"] = self._client_address(scope, headers)
+        state["client_address"] = self._client_address(scope)
         started = time.perf_counter()
         status = 500
         tls = self.hsts or scope.get("scheme") == "https"
@@ -85,13 +86,34 @@ class RequestMiddleware:
             )
             request_id_var.reset(token)
 
-    def _client_address(self, scope: Scope, headers: dict[bytes, bytes]) -> str:
+    def _client_address(self, scope: Scope) -> str:
+        """Return the address of the client, for sign-in locks and the audit log.
+
+        The peer's, unless the peer is a trusted proxy: then the rightmost address of
+        ``X-Forwarded-For`` that is not a trusted proxy, the one the last trusted proxy
+        saw. Addresses further left were written by the client and prove nothing.
+        """
         client = scope.get("client")
-        peer = client[0] if client else ""
-        forwarded = headers.get(b"x-forwarded-for")
-        if forwarded and peer in self.trusted_proxies:
-            return forwarded.decode("latin-1").split(",")[0].strip()[:64]
-        return str(peer)[:64]
+        peer = str(client[0]) if client else ""
+        if not self._trusted(peer):
+            return peer[:64]
+        hops = [
+            hop.strip()
+            for name, value in scope["headers"]
+            if name == b"x-forwarded-for"
+            for hop in value.decode("latin-1").split(",")
+        ]
+        for hop in reversed(hops):
+            if not self._trusted(hop):
+                # A proxy writes an address; anything else is not one: keep the proxy's.
+                return hop[:64] if _is_address(hop) else peer[:64]
+        return (hops[0] if hops else peer)[:64]
+
+    def _trusted(self, address: str) -> bool:
+        if not self.trusted_proxies or not _is_address(address):
+            return False
+        ip = ipaddress.ip_address(address)
+        return any(ip in network for network in self.trusted_proxies)
 
     def _limited(self, receive: Receive, headers: dict[bytes, bytes]) -> Receive:
         length = headers.get(b"content-length")
@@ -110,6 +132,14 @@ class RequestMiddleware:
             return message
 
         return limited_receive
+
+
+def _is_address(text: str) -> bool:
+    try:
+        ipaddress.ip_address(text)
+    except ValueError:
+        return False
+    return True
 
 
 # Sent with every response (besides the request id).

@@ -10,7 +10,7 @@ from fastapi import Request
 from fastapi.responses import HTMLResponse
 from jinja2 import Environment, FileSystemLoader, select_autoescape
 
-from atalaya.accounts.deps import CSRF_COOKIE, csrf_token
+from atalaya.accounts.deps import CSRF_COOKIE, csrf_token, secure_cookies
 from atalaya.errors import DomainError, message_for
 from atalaya.i18n import LANGUAGE_NAMES, translator
 from atalaya.web.language import request_language
@@ -67,7 +67,7 @@ def render(
             new_cookie,
             httponly=True,
             samesite="strict",
-            secure=request.url.scheme == "https",
+            secure=secure_cookies(request),
             path="/",
         )
     return response

@@ -149,14 +149,14 @@ async def _audit_denial(request: Request, error: DomainError) -> None:
         object_type="route",
         object_id=request.url.path,
         outcome=Outcome.DENIED,
-        detail={"code": error.code},
+        detail={"code": error.concealed or error.code},
     )
     await get_runtime(request).audit.write(entry)
 
 
 async def respond(request: Request, error: DomainError) -> Response:
     """Answer ``error`` as problem+json, or for a browser as a page or a redirect."""
-    if error.code in DENIALS:
+    if error.code in DENIALS or error.concealed in DENIALS:
         await _audit_denial(request, error)
     if wants_json(request):
         return problem_response(request, error)
