@@ -262,11 +262,12 @@ def threshold_command(
     confidential, with the figures they could be worked out from (audited; the node's
     records: 3, imported statistics: 0)."""
     rt = runtime()
-    with unit_of_work(rt) as session:
-        if threshold is None:
+    if threshold is None:
+        with rt.db.read_sessions() as session:
             shown = service.threshold_of(session, source)
-            typer.echo(f"source {source}: public counts under {shown} withheld")
-            return
+        typer.echo(f"source {source}: public counts under {shown} withheld")
+        return
+    with unit_of_work(rt) as session:
         before = service.set_threshold(session, cli_context(), source, threshold)
     typer.echo(f"source {source}: public counts under {threshold} withheld (was {before})")
 
