@@ -249,6 +249,29 @@ def publish_command(
     typer.echo(f"{changed} series {'withdrawn' if withdraw else 'published'}")
 
 
+@stats.command("threshold")
+@reports_errors
+def threshold_command(
+    source: Annotated[int, typer.Argument(help="The source's id (see: atalaya stats sources).")],
+    threshold: Annotated[
+        int | None,
+        typer.Argument(min=0, help="Withhold public counts under it (0: none); left out: show it."),
+    ] = None,
+) -> None:
+    """Show or set the count under which a source's public figures are withheld as
+    confidential, with the figures they could be worked out from (audited; the node's
+    records: 3, imported statistics: 0)."""
+    rt = runtime()
+    if threshold is None:
+        with rt.db.read_sessions() as session:
+            shown = service.threshold_of(session, source)
+        typer.echo(f"source {source}: public counts under {shown} withheld")
+        return
+    with unit_of_work(rt) as session:
+        before = service.set_threshold(session, cli_context(), source, threshold)
+    typer.echo(f"source {source}: public counts under {threshold} withheld (was {before})")
+
+
 def count_now(rt: Runtime, quiet: bool = False) -> int:
     """Count the incidents a bulk import queued (``derived.defer``), batch by batch,
     with a progress bar; return how many."""

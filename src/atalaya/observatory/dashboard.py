@@ -12,7 +12,9 @@ Rates per 100,000 are shown where every figure has a population, counts otherwis
 page says which). Each chart links to the same query in the API, as JSON and as a CSV
 download. Anyone sees the published series; a signed-in user with
 ``stats.read_unpublished`` also sees the unpublished series of their jurisdiction
-(``Visibility.of``), as in ``GET /api/v1/indicators``.
+(``Visibility.of``), as in ``GET /api/v1/indicators``; the others see small counts, and
+the figures they could be worked out from, as *Confidential*
+(``atalaya.observatory.disclosure``).
 """
 
 from __future__ import annotations

@@ -11,11 +11,14 @@ exports and dashboard serve them. What an incident counts:
   ICCS's principal offence rule), with series per sex and per age group beside the total.
 
 An incident counts in the month its occurrence starts, in its own area (the roll-up to
-states and countries is the query's). An unfounded report counts nothing. Restricted
-incidents are counted like the others: a count says nothing about one record, and the
-series stay unpublished (visible to analysts of the area) until an administrator
-publishes them (``atalaya stats publish``); a new series joins a published ICCS code of
-this source already published. Every value is *provisional*: records change.
+states and countries is the query's). An unfounded report counts nothing, and neither
+does a restricted incident: a count of one in a municipality and month would tell of a
+record that officers of the area may not open, and a series cannot tell its readers
+apart. The series stay unpublished (visible to analysts of the area) until an
+administrator publishes them (``atalaya stats publish``); a new series joins a published
+ICCS code of this source already published. Once published, the public is not given
+their counts of 1 and 2 (``DISCLOSURE_THRESHOLD``), nor what those could be worked out
+from (``atalaya.observatory.disclosure``). Every value is *provisional*: records change.
 
 The counts are kept by deltas, never by rescanning incidents: each write hands what the
 incident counted before and after (``Facts``) to ``record_change``, or a whole batch's
@@ -59,6 +62,8 @@ DATASET = "incident records"
 FORMAT = "records"
 # The edition date of the records source: it is one live edition, kept current.
 VINTAGE = dt.date(2026, 1, 1)
+# Public counts under it are withheld (``Source.disclosure_threshold``).
+DISCLOSURE_THRESHOLD = 3
 # Roles of persons counted, and the indicator each counts in.
 PERSON_INDICATORS = {
     "victim": "victims",
@@ -104,7 +109,7 @@ def facts_of_rows(
     start: dt.datetime = incident["occurred_start"]
     ordered = sorted(offences, key=lambda o: o["position"])
     return Facts(
-        counted=incident["status"] != "unfounded",
+        counted=incident["status"] != "unfounded" and not incident["restricted"],
         area_code=incident["area_code"],
         area_path=area_path,
         year=start.year,
@@ -133,6 +138,7 @@ def facts_of(incident: Any) -> Facts:
         {
             "occurred_start": incident.occurred_start,
             "status": incident.status,
+            "restricted": incident.restricted,
             "area_code": incident.area_code,
         },
         incident.area_path,
@@ -270,6 +276,7 @@ def _source_id(session: Session) -> int:
         vintage=VINTAGE,
         source_type=SourceType.POLICE.value,
         format=FORMAT,
+        disclosure_threshold=DISCLOSURE_THRESHOLD,
     )
     session.add(source)
     session.flush()
@@ -366,7 +373,13 @@ def rebuild(session: Session, batch: int = 5000) -> int:
 
 def _counted(session: Session, ids: list[int]) -> tuple[Delta, dict[str, str]]:
     """Return what the incidents ``ids`` count, as they are stored, and their areas' paths."""
-    columns = (Incident.id, Incident.occurred_start, Incident.status, Incident.area_code)
+    columns = (
+        Incident.id,
+        Incident.occurred_start,
+        Incident.status,
+        Incident.restricted,
+        Incident.area_code,
+    )
     incidents = session.execute(
         select(*columns, Incident.area_path).where(Incident.id.in_(ids))
     ).all()

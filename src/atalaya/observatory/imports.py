@@ -216,12 +216,24 @@ def _source(session: Session, info: SourceInfo) -> tuple[Source, bool]:
     )
     if source is not None:
         return source, False
+    # A new edition withholds what the one before it did.
+    threshold = session.scalar(
+        select(Source.disclosure_threshold)
+        .where(
+            Source.publisher == info.publisher,
+            Source.dataset == info.dataset,
+            Source.source_type == info.source_type.value,
+        )
+        .order_by(Source.vintage.desc())
+        .limit(1)
+    )
     source = Source(
         publisher=info.publisher,
         dataset=info.dataset,
         vintage=info.vintage,
         source_type=info.source_type.value,
         format=info.format,
+        disclosure_threshold=threshold or 0,
     )
     session.add(source)
     session.flush()

@@ -78,6 +78,11 @@ class Source(Base):
     # The importer that read it (``sesnsp-idefc``...).
     format: Mapped[str] = mapped_column(String(40))
     imported_at: Mapped[dt.datetime] = mapped_column(UTCDateTime, default=utcnow)
+    # Public counts from 1 to one less than it are withheld as confidential, with the
+    # figures they could be worked out from (``atalaya.observatory.disclosure``); 0
+    # withholds none. This node's records: 3; official publishers' statistics, already
+    # public: 0 unless the operator sets it (``atalaya stats threshold``).
+    disclosure_threshold: Mapped[int] = mapped_column(Integer, default=0, server_default="0")
 
 
 class Series(Base):

@@ -17,6 +17,9 @@ How a query is answered:
 4. **Rows.** Series are added up per indicator, ICCS code, area, period, sex, age group,
    weapon and source: two sources (police and health, say) are never combined. A part
    that is not available or confidential makes the sum so too.
+5. **Disclosure control.** In the public's view, small counts of a source with a
+   threshold are withheld as confidential, and so are the figures they could be worked
+   out from (``atalaya.observatory.disclosure``).
 
 Filters left out list each value as stored (indicators, ICCS codes, areas, periods,
 sources); ``frequency`` turns stored periods into years, quarters or months.
@@ -61,6 +64,7 @@ from atalaya.classification.crosswalks import SCHEMES
 from atalaya.errors import DomainError, FieldError
 from atalaya.geo.service import get_area
 from atalaya.i18n import N_
+from atalaya.observatory import disclosure
 from atalaya.observatory.models import (
     TOTAL,
     Frequency,
@@ -120,6 +124,12 @@ class Visibility:
         if principal is not None and principal.may("stats.read_unpublished"):
             return cls(principal.jurisdiction_path)
         return cls(None)
+
+    @property
+    def public(self) -> bool:
+        """Whether it is the public's view, whose small counts are withheld
+        (``atalaya.observatory.disclosure``)."""
+        return self.unpublished_within is None
 
 
 PUBLIC = Visibility(None)
@@ -265,7 +275,23 @@ def query(session: Session, q: IndicatorQuery, visibility: Visibility) -> list[I
     notes (rates are added by ``rates.add_rates``). Raises the errors of ``check``."""
     check(session, q)
     values = [_value(key, total) for key, total in _sums(session, q, visibility).items()]
+    if visibility.public:
+        for v in disclosure.withheld(session, q, values):
+            _withhold(v)
     return sorted(values, key=lambda v: v.key.sort_key())
+
+
+def _withhold(v: IndicatorValue) -> None:
+    """Make ``v`` confidential: no value, and a note that says why in general terms (never
+    whether it is a small count or a figure it could be worked out from)."""
+    v.value, v.status = None, Status.CONFIDENTIAL
+    v.notes.append(Note(WITHHELD))
+
+
+WITHHELD = N_(
+    "Confidential: small counts are withheld, and so are figures from which one could be "
+    "worked out."
+)
 
 
 def _series(session: Session, q: IndicatorQuery, visibility: Visibility) -> list[SeriesRow]:

@@ -136,3 +136,39 @@ def publish(
         detail={"iccs": iccs, "series": changed},
     )
     return int(changed)
+
+
+def threshold_of(session: Session, source_id: int) -> int:
+    """Return the count under which the source's public figures are withheld (0: none).
+
+    Raises ``OBS-117`` for an unknown source.
+    """
+    return _source(session, source_id).disclosure_threshold
+
+
+def set_threshold(session: Session, ctx: AuditContext, source_id: int, threshold: int) -> int:
+    """Withhold the source's public counts under ``threshold`` from now on (0: none; see
+    ``atalaya.observatory.disclosure``); return the threshold it had. Audited.
+
+    Raises ``OBS-117`` for an unknown source and ``API-104`` for a negative threshold.
+    """
+    source = _source(session, source_id)
+    if threshold < 0:
+        raise DomainError("API-104", field="threshold")
+    before, source.disclosure_threshold = source.disclosure_threshold, threshold
+    audit.record(
+        session,
+        ctx,
+        "stats.threshold",
+        object_type="stat_source",
+        object_id=source_id,
+        detail={"before": before, "after": threshold},
+    )
+    return before
+
+
+def _source(session: Session, source_id: int) -> Source:
+    source = session.get(Source, source_id)
+    if source is None:
+        raise DomainError("OBS-117", field="source", params={"id": source_id})
+    return source
