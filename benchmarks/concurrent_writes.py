@@ -161,7 +161,7 @@ def mixed_load(
 
     def client() -> httpx.Client:
         if not hasattr(local, "client"):
-            headers = {"Authorization": f"Bearer {token}"}
+            headers = {"Authorization": f"Bearer {token}"} if token else {}
             local.client = httpx.Client(headers=headers, timeout=120)
         return local.client  # type: ignore[no-any-return]
 
@@ -333,6 +333,9 @@ def _summary(
         "atalaya_server_errors": sum(r["server_errors"] for r in rows if r["name"] == "atalaya"),
         "atalaya_transport_errors": sum(
             r["transport_errors"] for r in rows if r["name"] == "atalaya"
+        ),
+        "bare_errors": sum(
+            r["server_errors"] + r["transport_errors"] for r in rows if r["name"] == "bare"
         ),
         "lost_writes": lost,
         "writes_stored_twice": doubled,

@@ -14,15 +14,23 @@ import fcntl
 import inspect
 import os
 
+import anyio
+import httpx
 import pytest
+from concurrent_writes import incident
 from fastapi import FastAPI
 from fastapi.dependencies.models import Dependant
 from fastapi.routing import APIRoute
 from sqlalchemy import text
 
-from atalaya.accounts.deps import get_session
+from atalaya.accounts import service
+from atalaya.accounts.deps import SessionRoute, get_session
+from atalaya.app import create_app
 from atalaya.db import Database, OnEventLoopError
 from atalaya.settings import Settings
+from conftest import TEST_CONTEXT
+
+URL = "/api/v1/incidents"
 
 
 def writers_lock_is_free(settings: Settings) -> bool:
@@ -133,3 +141,47 @@ def test_routes_that_take_no_session_stay_on_the_loop(app: FastAPI) -> None:
         and not (inspect.iscoroutinefunction(call) or inspect.isasyncgenfunction(call))
     }
     assert blocking == set()
+
+
+def test_every_route_commits_where_it_ran(app: FastAPI) -> None:
+    routes = [route for route in app.routes if isinstance(route, APIRoute)]
+    assert [r.path for r in routes if not isinstance(r, SessionRoute)] == []
+
+
+def test_writers_finish_when_they_outnumber_the_thread_pool(fresh_database: Settings) -> None:
+    """Six writers and six audited readers against a pool of two threads: a writer holding
+    the writers' lock never needs another thread to let it go (issue 12's review found
+    the node frozen for good at about 41 concurrent requests per worker)."""
+    db = Database.from_settings(fresh_database, serving=True)
+    app = create_app(fresh_database, db)
+    with db.sessions() as session:
+        user = service.get_user(session, "alice")
+        token, _ = service.create_token(session, TEST_CONTEXT, user, days=1)
+        session.commit()
+    headers = {"Authorization": f"Bearer {token}"}
+    statuses: list[int] = []
+
+    async def load() -> bool:
+        anyio.to_thread.current_default_thread_limiter().total_tokens = 2
+        transport = httpx.ASGITransport(app=app)
+        async with httpx.AsyncClient(transport=transport, base_url="http://127.0.0.1") as client:
+
+            async def write(i: int) -> None:
+                body = incident(f"POOL-{i}")
+                statuses.append((await client.post(URL, json=body, headers=headers)).status_code)
+
+            async def read() -> None:
+                statuses.append((await client.get(URL, headers=headers)).status_code)
+
+            with anyio.move_on_after(60) as scope:
+                async with anyio.create_task_group() as group:
+                    for i in range(6):
+                        group.start_soon(write, i)
+                        group.start_soon(read)
+            return not scope.cancelled_caught
+
+    try:
+        assert anyio.run(load), f"frozen: {len(statuses)} of 12 answered"
+    finally:
+        db.engine.dispose()
+    assert sorted(statuses) == [200] * 6 + [201] * 6

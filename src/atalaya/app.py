@@ -11,6 +11,7 @@ from fastapi.staticfiles import StaticFiles
 from atalaya import __version__
 from atalaya.accounts import api as accounts_api
 from atalaya.accounts import views as accounts_views
+from atalaya.accounts.deps import SessionRoute
 from atalaya.alerts import api as alerts_api
 from atalaya.alerts import views as alerts_views
 from atalaya.audit import api as audit_api
@@ -47,6 +48,7 @@ def create_app(settings: Settings, db: Database | None = None) -> FastAPI:
         # FastAPI would otherwise look the providers up on every request.
         telemetry={"tracing": False, "metrics": False, "logs": False, "operation_spans": False},
     )
+    app.router.route_class = SessionRoute  # the node's own routes (/healthz), as the rest
     db = db or Database.from_settings(settings, serving=True)
     app.state.runtime = Runtime.from_settings(settings, db)
     problems.install(app)

@@ -14,6 +14,8 @@ response is sent; any error rolls the whole request back.
 
 from __future__ import annotations
 
+import functools
+import inspect
 import secrets
 from collections.abc import Callable, Coroutine, Iterator
 from typing import Annotated, Any
@@ -163,7 +165,45 @@ def refuse_a_body_not_sent_as_json(request: Request) -> None:
         raise DomainError("API-109")
 
 
-class JsonBodyRoute(APIRoute):
+def committed_where_it_ran(endpoint: Callable[..., Any]) -> Callable[..., Any]:
+    """Return ``endpoint`` (a plain ``def`` route) made to commit the sessions it takes
+    before it returns, in the thread it ran in; to roll them back if it raises.
+
+    A writing session holds SQLite's writers' lock (PostgreSQL: the audit head's row)
+    from its first statement to its commit. Were the commit left to ``SessionDep``'s
+    exit, after FastAPI has serialised the answer in another thread of the pool, the
+    holder would need a second thread while holding the lock; with every thread of the
+    pool taken by requests waiting for that lock, none would ever come (issue 12's
+    review). The session's exit then finds nothing left to commit.
+    """
+    if inspect.iscoroutinefunction(endpoint):
+        return endpoint
+
+    @functools.wraps(endpoint)
+    def run(*args: Any, **kwargs: Any) -> Any:
+        sessions = [value for value in kwargs.values() if isinstance(value, Session)]
+        try:
+            result = endpoint(*args, **kwargs)
+        except BaseException:
+            for session in sessions:
+                session.rollback()
+            raise
+        for session in sessions:
+            session.commit()
+        return result
+
+    return run
+
+
+class SessionRoute(APIRoute):
+    """The route class of every router: a plain ``def`` route commits its session in its
+    own thread (``committed_where_it_ran``), so that no lock is held across threads."""
+
+    def __init__(self, path: str, endpoint: Callable[..., Any], **kwargs: Any) -> None:
+        super().__init__(path, committed_where_it_ran(endpoint), **kwargs)
+
+
+class JsonBodyRoute(SessionRoute):
     """The route class of the API: a route that reads a JSON body refuses one sent in
     another media type, or with none named, with ``API-109`` (415; docs/errors.md)."""
 

@@ -10,6 +10,8 @@ import segno
 from fastapi import APIRouter, Depends, Form, Request
 from fastapi.responses import RedirectResponse, Response
 from sqlalchemy import select
+from sqlalchemy.orm import Session
+from starlette.concurrency import run_in_threadpool
 
 from atalaya.accounts import login, service
 from atalaya.accounts.authz import Principal, authorize, requires_second_factor, role_policies
@@ -20,6 +22,7 @@ from atalaya.accounts.deps import (
     SESSION_COOKIE,
     RuntimeDep,
     SessionDep,
+    SessionRoute,
     audit_context,
     audit_read,
     check_csrf,
@@ -33,7 +36,7 @@ from atalaya.settings import LANGUAGES
 from atalaya.web.pages import field_messages, render
 from atalaya.web.pagination import RowId
 
-router = APIRouter(include_in_schema=False)
+router = APIRouter(include_in_schema=False, route_class=SessionRoute)
 
 
 async def checked_form(request: Request, csrf_token: Annotated[str | None, Form()] = None) -> None:
@@ -43,13 +46,31 @@ async def checked_form(request: Request, csrf_token: Annotated[str | None, Form(
 CsrfDep = Depends(checked_form)
 
 
-def session_of(
-    request: Request, session: SessionDep, runtime: RuntimeDep
-) -> tuple[WebSession, User]:
+async def session_of(request: Request, runtime: RuntimeDep) -> tuple[WebSession, User]:
+    """Return the browser's session and its user, read with a session of their own.
+
+    Not the request's session: on a form's submission that one writes, and its first
+    statement would take the writers' lock here, in a thread the route does not run in
+    (decision 0009). A route that changes them loads them again (``in_session``).
+    """
     cookie = request.cookies.get(SESSION_COOKIE)
     if not cookie:
         raise DomainError("AUTH-101")
-    return login.find_session(session, runtime.credentials, cookie)
+
+    def find() -> tuple[WebSession, User]:
+        with runtime.db.read_sessions() as session:
+            return login.find_session(session, runtime.credentials, cookie)
+
+    return await run_in_threadpool(find)
+
+
+def in_session(session: Session, current: tuple[WebSession, User]) -> tuple[WebSession, User]:
+    """Return the browser's session and its user loaded in ``session``, to change them."""
+    web_session = session.get(WebSession, current[0].id)
+    user = session.get(User, current[1].id)
+    if web_session is None or user is None:
+        raise DomainError("AUTH-109")
+    return web_session, user
 
 
 SessionOf = Annotated[tuple[WebSession, User], Depends(session_of)]
@@ -131,7 +152,7 @@ def totp_submit(
     current: SessionOf,
     code: Annotated[str, Form(max_length=12)] = "",
 ) -> Response:
-    web_session, user = current
+    web_session, user = in_session(session, current)
     ctx = audit_context(request)
     outcome = login.check_second_factor(
         session, runtime.credentials, runtime.login_policy, ctx, user, code
@@ -187,7 +208,7 @@ def enroll_submit(
     code: Annotated[str, Form(max_length=12)] = "",
     offer: Annotated[str, Form(max_length=500)] = "",
 ) -> Response:
-    web_session, user = current
+    web_session, user = in_session(session, current)
     opened = runtime.credentials.unseal(offer, max_age=ENROLLMENT_SECONDS)
     owner, _, secret = (opened or "").partition(":")
     if owner != str(user.id) or not secret:
@@ -204,7 +225,7 @@ def enroll_submit(
 
 @router.post("/logout", dependencies=[CsrfDep])
 def logout(request: Request, session: SessionDep, current: SessionOf) -> Response:
-    login.close_session(session, current[0])
+    login.close_session(session, in_session(session, current)[0])
     response = RedirectResponse("/login", status_code=303)
     response.delete_cookie(SESSION_COOKIE, path="/")
     return response

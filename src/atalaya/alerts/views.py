@@ -13,6 +13,7 @@ from pydantic import ValidationError
 from atalaya.accounts.authz import authorize
 from atalaya.accounts.deps import (
     SessionDep,
+    SessionRoute,
     SubmittedForm,
     audit_context,
     audit_read,
@@ -30,7 +31,7 @@ from atalaya.web.language import request_language
 from atalaya.web.pages import render
 from atalaya.web.pagination import paginate
 
-router = APIRouter(include_in_schema=False)
+router = APIRouter(include_in_schema=False, route_class=SessionRoute)
 
 TYPE_LABELS = {
     AlertType.WANTED: N_("Wanted person"),

@@ -8,7 +8,7 @@ from fastapi import APIRouter, Request
 from fastapi.responses import Response
 
 from atalaya.accounts.authz import authorize
-from atalaya.accounts.deps import SessionDep, audit_read
+from atalaya.accounts.deps import SessionDep, SessionRoute, audit_read
 from atalaya.accounts.views import WebPrincipal
 from atalaya.audit import service as audit
 from atalaya.audit.api import AuditEntryOut, is_country_wide
@@ -16,7 +16,7 @@ from atalaya.audit.models import AuditEntry
 from atalaya.web.pages import render
 from atalaya.web.pagination import paginate
 
-router = APIRouter(include_in_schema=False)
+router = APIRouter(include_in_schema=False, route_class=SessionRoute)
 
 
 @router.get("/audit")

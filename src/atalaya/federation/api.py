@@ -11,13 +11,19 @@ from typing import Annotated, Any
 from fastapi import APIRouter, Depends, Request
 from pydantic import BaseModel
 
-from atalaya.accounts.deps import SessionDep, audit_context, audit_from_thread, get_runtime
+from atalaya.accounts.deps import (
+    SessionDep,
+    SessionRoute,
+    audit_context,
+    audit_from_thread,
+    get_runtime,
+)
 from atalaya.db import utcnow
 from atalaya.errors import DomainError
 from atalaya.federation import inbox, node
 from atalaya.web.problems import PROBLEM_RESPONSES
 
-router = APIRouter(tags=["federation"], responses=PROBLEM_RESPONSES)
+router = APIRouter(tags=["federation"], responses=PROBLEM_RESPONSES, route_class=SessionRoute)
 ENVELOPE_MEDIA_TYPE = "application/jose"
 
 

@@ -15,6 +15,7 @@ from sqlalchemy import select
 
 from atalaya.accounts.deps import (
     SessionDep,
+    SessionRoute,
     SignedInRoute,
     audit_context,
     audit_from_thread,
@@ -34,7 +35,7 @@ from atalaya.web.problems import PROBLEM_RESPONSES
 
 # Peers ask at HITS_PATH, proving who they are by signature; users of this node ask
 # under /api/v1/hits, signed in.
-peer_router = APIRouter(tags=["hits"], responses=PROBLEM_RESPONSES)
+peer_router = APIRouter(tags=["hits"], responses=PROBLEM_RESPONSES, route_class=SessionRoute)
 router = APIRouter(tags=["hits"], responses=PROBLEM_RESPONSES, route_class=SignedInRoute)
 QueryId = Annotated[str, Path(min_length=36, max_length=36, pattern=r"^[0-9a-f-]{36}$")]
 

@@ -13,7 +13,7 @@ from sqlalchemy import func, select
 from sqlalchemy.orm import Session
 
 from atalaya.accounts.authz import authorize
-from atalaya.accounts.deps import SessionDep, SignedInRoute, signed_in
+from atalaya.accounts.deps import SessionDep, SessionRoute, SignedInRoute, signed_in
 from atalaya.accounts.views import WebPrincipal
 from atalaya.db import utcnow
 from atalaya.federation.models import (
@@ -27,7 +27,7 @@ from atalaya.web.pages import render
 from atalaya.web.problems import PROBLEM_RESPONSES
 
 # The page is for signed-in browsers (``WebPrincipal``); the API for signed-in callers.
-pages = APIRouter(responses=PROBLEM_RESPONSES)
+pages = APIRouter(responses=PROBLEM_RESPONSES, route_class=SessionRoute)
 router = APIRouter(responses=PROBLEM_RESPONSES, route_class=SignedInRoute)
 
 

@@ -6,7 +6,7 @@ from fastapi import APIRouter, Request
 from pydantic import BaseModel
 from sqlalchemy import select
 
-from atalaya.accounts.deps import SessionDep
+from atalaya.accounts.deps import SessionDep, SessionRoute
 from atalaya.errors import DomainError
 from atalaya.geo.models import Area, AreaCode
 from atalaya.geo.service import children, get_area
@@ -14,7 +14,9 @@ from atalaya.web.language import request_language
 from atalaya.web.pagination import Page
 from atalaya.web.problems import PROBLEM_RESPONSES
 
-router = APIRouter(prefix="/api/v1", tags=["areas"], responses=PROBLEM_RESPONSES)
+router = APIRouter(
+    prefix="/api/v1", tags=["areas"], responses=PROBLEM_RESPONSES, route_class=SessionRoute
+)
 
 
 class AreaOut(BaseModel):

@@ -31,7 +31,7 @@ from sqlalchemy import or_, select
 from sqlalchemy.orm import Session
 
 from atalaya.accounts.authz import Principal
-from atalaya.accounts.deps import SessionDep, authenticate, has_credentials
+from atalaya.accounts.deps import SessionDep, SessionRoute, authenticate, has_credentials
 from atalaya.classification import iccs
 from atalaya.errors import DomainError, message_for
 from atalaya.geo.models import Area
@@ -54,7 +54,7 @@ from atalaya.observatory.vocabulary import indicators
 from atalaya.web.language import request_language
 from atalaya.web.pages import render
 
-router = APIRouter(include_in_schema=False)
+router = APIRouter(include_in_schema=False, route_class=SessionRoute)
 
 DEFAULT_INDICATOR = "offences"
 DEFAULT_ICCS = "01"

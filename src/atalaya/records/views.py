@@ -14,7 +14,7 @@ from fastapi.responses import RedirectResponse, Response
 from pydantic import ValidationError
 
 from atalaya.accounts.authz import Principal, Scope, authorize
-from atalaya.accounts.deps import SessionDep, SubmittedForm, audit_context, audit_read
+from atalaya.accounts.deps import SessionDep, SessionRoute, SubmittedForm, audit_context, audit_read
 from atalaya.accounts.views import CsrfDep, WebPrincipal
 from atalaya.alerts.service import alerts_for_incident
 from atalaya.classification.crosswalks import SCHEMES
@@ -29,7 +29,7 @@ from atalaya.web.language import request_language
 from atalaya.web.pages import render
 from atalaya.web.pagination import RowId, paginate
 
-router = APIRouter(include_in_schema=False)
+router = APIRouter(include_in_schema=False, route_class=SessionRoute)
 
 # Shown when an edit was begun on a version that is no longer the current one.
 STALE_MESSAGE = N_(
