@@ -12,7 +12,18 @@ from atalaya.cells import neutralise, restore
 
 
 @pytest.mark.parametrize(
-    "text", ["=1+1", "+1", "-2+3", "@SUM(A1)", "\t=1+1", "\r=1+1", '=HYPERLINK("x","y")']
+    "text",
+    [
+        "=1+1",
+        "+1",
+        "-2+3",
+        "@SUM(A1)",
+        "\t=1+1",
+        "\r=1+1",
+        '=HYPERLINK("x","y")',
+        "＝1+1",
+        "＠SUM(A1)",
+    ],
 )
 def test_text_a_spreadsheet_would_take_for_a_formula_gets_a_quote_in_front(text: str) -> None:
     assert neutralise(text) == "'" + text

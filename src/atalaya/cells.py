@@ -16,8 +16,9 @@ from __future__ import annotations
 
 from typing import TypeVar
 
-# What a spreadsheet may take for the start of a formula (OWASP, "CSV Injection").
-FORMULA_STARTS = frozenset("=+-@\t\r")
+# What a spreadsheet may take for the start of a formula (OWASP, "CSV Injection"), and
+# the full-width forms of the four signs, which some spreadsheets read as the signs.
+FORMULA_STARTS = frozenset("=+-@\t\r\uff1d\uff0b\uff0d\uff20")
 QUOTE = "'"
 _QUOTED = FORMULA_STARTS | {QUOTE}
 

@@ -94,3 +94,21 @@ def test_a_client_that_is_no_trusted_proxy_cannot_forward(
     with TestClient(create_app(proxied(settings), db), client=("192.0.2.1", 40000)) as direct:
         guess(direct, "alice", "203.0.113.7")
     assert last_login_address(session) == "192.0.2.1"
+
+
+def test_forwarded_addresses_that_are_all_trusted_proxies_prove_nothing(
+    behind_proxy: TestClient, session: Session
+) -> None:
+    # Whoever called the first proxy wrote the leftmost address: it names a proxy here,
+    # but proves nothing, so the address is the peer's.
+    guess(behind_proxy, "alice", "10.0.1.9, 10.0.1.7")
+    assert last_login_address(session) == PROXY
+
+
+def test_a_trusted_proxy_seen_over_ipv6_is_still_trusted(
+    settings: Settings, db: Database, session: Session
+) -> None:
+    app = create_app(proxied(settings), db)
+    with TestClient(app, client=("::ffff:10.0.0.5", 40000)) as client:
+        guess(client, "alice", "203.0.113.7")
+    assert last_login_address(session) == "203.0.113.7"

@@ -371,6 +371,10 @@ def _check_quota(
     agreement (any version) reach its daily limit; under an agreement that sets none,
     ``FED-162`` once its queries reach ``federation_hit_daily_limit``. Either says when
     the oldest one counted leaves the day (``retry_after``, in seconds)."""
+    # Counted and then recorded in this transaction: queries of the same peer take their
+    # turn on its row (SQLite's writers already take theirs), so that concurrent ones
+    # cannot each find room under the limit.
+    session.execute(select(Peer.id).where(Peer.id == peer.id).with_for_update())
     since = now - dt.timedelta(days=1)
     same = select(Agreement.id).where(Agreement.reference == agreement.reference)
     counted = [_received(session, HitQueryReceived, peer, same, since)]

@@ -11,6 +11,7 @@ from typing import IO, Any
 from sqlalchemy import Select, func, select
 from sqlalchemy.orm import Session
 
+from atalaya.cells import neutralise
 from atalaya.records import csv_format
 from atalaya.records.models import (
     Firearm,
@@ -74,7 +75,7 @@ def write_csv(session: Session, stmt: Select[Incident], out: IO[str], batch: int
     writer.writeheader()
     count = 0
     for incident, record in _latest(session, stmt, batch):
-        export_only = {"agency": incident.agency.code, "version": incident.version}
+        export_only = {"agency": neutralise(incident.agency.code), "version": incident.version}
         writer.writerow(csv_format.cells(record) | export_only)
         count += 1
     return count

@@ -107,12 +107,17 @@ class RequestMiddleware:
             if not self._trusted(hop):
                 # A proxy writes an address; anything else is not one: keep the proxy's.
                 return hop[:64] if _is_address(hop) else peer[:64]
-        return (hops[0] if hops else peer)[:64]
+        # Every hop a trusted proxy: the leftmost was still written by whoever called the
+        # first proxy, so it proves nothing; the peer does.
+        return peer[:64]
 
     def _trusted(self, address: str) -> bool:
         if not self.trusted_proxies or not _is_address(address):
             return False
         ip = ipaddress.ip_address(address)
+        # A proxy reached over IPv6 may show as ::ffff:10.0.0.5: the same proxy.
+        if isinstance(ip, ipaddress.IPv6Address) and ip.ipv4_mapped is not None:
+            ip = ip.ipv4_mapped
         return any(ip in network for network in self.trusted_proxies)
 
     def _limited(self, receive: Receive, headers: dict[bytes, bytes]) -> Receive:
