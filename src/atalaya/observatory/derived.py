@@ -263,24 +263,34 @@ def _upsert(dialect: str, model: Any) -> Prepared:
 
 
 def _source_id(session: Session) -> int:
-    found = session.scalar(
-        select(Source.id).where(
-            Source.publisher == PUBLISHER, Source.dataset == DATASET, Source.vintage == VINTAGE
-        )
+    """Return the id of the records' source, adding it if it is missing.
+
+    Added with ``ON CONFLICT DO NOTHING`` and read again: on PostgreSQL, two first
+    writes of a node may add it at the same time (the soak test found the second one
+    failing), and the second then waits for the first and takes its row.
+    """
+    stmt = select(Source.id).where(
+        Source.publisher == PUBLISHER, Source.dataset == DATASET, Source.vintage == VINTAGE
     )
+    found = session.scalar(stmt)
     if found is not None:
         return found
-    source = Source(
-        publisher=PUBLISHER,
-        dataset=DATASET,
-        vintage=VINTAGE,
-        source_type=SourceType.POLICE.value,
-        format=FORMAT,
-        disclosure_threshold=DISCLOSURE_THRESHOLD,
-    )
-    session.add(source)
-    session.flush()
-    return source.id
+    values = {
+        "publisher": PUBLISHER,
+        "dataset": DATASET,
+        "vintage": VINTAGE,
+        "source_type": SourceType.POLICE.value,
+        "format": FORMAT,
+        "disclosure_threshold": DISCLOSURE_THRESHOLD,
+    }
+    session.execute(_dialect_insert(session, Source).values(values).on_conflict_do_nothing())
+    return session.scalars(stmt).one()
+
+
+def _dialect_insert(session: Session, model: Any) -> Any:
+    """Return an INSERT of ``model`` that can say ``ON CONFLICT``, on either engine."""
+    dialect = session.get_bind().dialect.name
+    return (postgresql if dialect == "postgresql" else sqlite).insert(model)
 
 
 def _series_ids(
@@ -323,13 +333,19 @@ def _series_ids(
         }
         for key in sorted(missing)
     ]
-    _insert_series(tuple(rows[0])).execute_many(session.connection(), rows)
+    dialect = session.get_bind().dialect.name
+    _insert_series(dialect, tuple(rows[0])).execute_many(session.connection(), rows)
     return stored()
 
 
 @cache
-def _insert_series(columns: tuple[str, ...]) -> Prepared:
-    return Prepared(insert(Series).values({name: bindparam(name) for name in columns}))
+def _insert_series(dialect: str, columns: tuple[str, ...]) -> Prepared:
+    """INSERT of series that leaves alone those another writer added meanwhile (on
+    PostgreSQL, concurrent writes may add the same new series)."""
+    stmt = (postgresql if dialect == "postgresql" else sqlite).insert(Series)
+    return Prepared(
+        stmt.values({name: bindparam(name) for name in columns}).on_conflict_do_nothing()
+    )
 
 
 def _stored_years(session: Session, cells: Sequence[tuple[int, int]]) -> set[tuple[int, int]]:
