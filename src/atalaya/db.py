@@ -163,6 +163,10 @@ def make_engine(
     options = "-c jit=off" + (" -c default_transaction_read_only=on" if read_only else "")
     if statement_timeout:
         options += f" -c statement_timeout={round(statement_timeout * 1000)}"
+        # A backstop: a transaction left open and idle (a bug) would hold its row locks,
+        # the audit head's among them, for good; the server ends it instead.
+        idle = max(60.0, 2 * statement_timeout)
+        options += f" -c idle_in_transaction_session_timeout={round(idle * 1000)}"
     engine = create_engine(url, pool_recycle=3600, connect_args={"options": options}, **pool)
     if off_loop:
         keep_off_event_loop(engine)
