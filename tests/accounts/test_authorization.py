@@ -8,7 +8,13 @@ from fastapi.routing import APIRoute
 from fastapi.testclient import TestClient
 
 from atalaya.accounts.authz import Principal, Scope, authorize
-from atalaya.accounts.deps import JsonBodyRoute, OptionalSignInRoute, SignedInRoute, signed_in
+from atalaya.accounts.deps import (
+    JsonBodyRoute,
+    OptionalSignInRoute,
+    SessionRoute,
+    SignedInRoute,
+    signed_in,
+)
 from atalaya.accounts.models import AgencyLevel, Role
 from atalaya.accounts.schemas import UserOut
 from atalaya.errors import DomainError
@@ -132,7 +138,7 @@ def test_every_api_route_settles_its_caller_unless_it_is_public(app) -> None:  #
     assert len(classes) >= 30
     for path, kinds in classes.items():
         if path in PUBLIC:
-            assert kinds <= {APIRoute, JsonBodyRoute, OptionalSignInRoute}, path
+            assert kinds <= {SessionRoute, JsonBodyRoute, OptionalSignInRoute}, path
         else:
             assert kinds == {SignedInRoute}, path
 
