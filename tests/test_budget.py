@@ -4,14 +4,18 @@ thread of the pool, so the worker's other requests are answered meanwhile."""
 
 from __future__ import annotations
 
+import fcntl
 import logging
+import os
 import threading
 import time
 from collections.abc import Iterator
+from contextlib import contextmanager
 from typing import Any
 
 import httpx
 import pytest
+from concurrent_writes import incident
 from fastapi.testclient import TestClient
 from sqlalchemy import text
 from sqlalchemy.orm import Session
@@ -85,3 +89,49 @@ def test_health_answers_within_a_second_while_a_slow_statement_runs(
     slow.join(30)
     assert max(timings) < 1.0
     assert answers[0].status_code == 503
+
+
+@contextmanager
+def writers_lock_held(fresh_database: Settings) -> Iterator[None]:
+    """SQLite's writers' lock, held as a command would while it imports a large file."""
+    path = fresh_database.database_url.removeprefix("sqlite:///") + ".writer-lock"
+    holder = os.open(path, os.O_RDWR | os.O_CREAT, 0o600)
+    fcntl.flock(holder, fcntl.LOCK_EX)
+    try:
+        yield
+    finally:
+        fcntl.flock(holder, fcntl.LOCK_UN)
+        os.close(holder)
+
+
+def alice(client: TestClient) -> dict[str, str]:
+    app: Any = client.app
+    with app.state.runtime.db.sessions() as session:
+        user = service.get_user(session, "alice")
+        token, _ = service.create_token(session, TEST_CONTEXT, user, days=1)
+        session.commit()
+    return {"Authorization": f"Bearer {token}"}
+
+
+def test_writers_and_audited_readers_wait_for_the_writers_lock_only_within_the_budget(
+    budgeted: TestClient, fresh_database: Settings
+) -> None:
+    """A command holding SQLite's writers' lock for minutes (a large import) costs the
+    server's writers, and readers whose reads must be audited, an answer (API-111), not
+    their threads for as long as it runs."""
+    if not fresh_database.database_url.startswith("sqlite"):
+        pytest.skip("the writers' lock is SQLite's")
+    headers = alice(budgeted)
+    with writers_lock_held(fresh_database):
+        for send in (
+            lambda: budgeted.post("/api/v1/incidents", json=incident("LOCKED-1"), headers=headers),
+            lambda: budgeted.get("/api/v1/incidents", headers=headers),
+        ):
+            started = time.monotonic()
+            refused = send()
+            assert BUDGET <= time.monotonic() - started < BUDGET + 5
+            assert (refused.status_code, refused.json()["code"]) == (503, "API-111")
+    time.sleep(0.1)  # the audit writer's thread gives back the lock it got late
+    recorded = budgeted.post("/api/v1/incidents", json=incident("LOCKED-1"), headers=headers)
+    assert recorded.status_code == 201
+    assert budgeted.get("/api/v1/incidents", headers=headers).status_code == 200

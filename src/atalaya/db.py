@@ -153,7 +153,7 @@ def make_engine(
         engine = create_engine(url, connect_args=args, **pool)
         if off_loop:
             keep_off_event_loop(engine)  # first: before the writers' lock is waited for
-        _configure_sqlite(engine, read_only, _sqlite_path(url))
+        _configure_sqlite(engine, read_only, _sqlite_path(url), statement_timeout)
         if statement_timeout:
             _limit_sqlite_statements(engine, statement_timeout)
         return engine
@@ -185,7 +185,9 @@ def _ensure_sqlite_dir(url: str) -> None:
         Path(path).parent.mkdir(parents=True, exist_ok=True)
 
 
-def _configure_sqlite(engine: Engine, read_only: bool, path: str | None) -> None:
+def _configure_sqlite(
+    engine: Engine, read_only: bool, path: str | None, lock_timeout: float | None = None
+) -> None:
     @event.listens_for(engine, "connect")
     def _on_connect(dbapi_connection: Any, _record: Any) -> None:
         # Let SQLAlchemy, not the driver, decide when transactions begin.
@@ -209,7 +211,7 @@ def _configure_sqlite(engine: Engine, read_only: bool, path: str | None) -> None
             connection.exec_driver_sql("BEGIN IMMEDIATE")
 
     else:
-        _queue_writers(engine, path + ".writer-lock")
+        _queue_writers(engine, path + ".writer-lock", lock_timeout)
 
 
 # Where a connection keeps the deadline of its running statement (``info``), a list of
@@ -250,7 +252,10 @@ def _limit_sqlite_statements(engine: Engine, seconds: float) -> None:
 
 def statement_timed_out(error: BaseException) -> bool:
     """Return whether ``error`` is a statement stopped at its deadline: SQLite's
-    progress handler (``interrupted``) or PostgreSQL's ``statement_timeout``."""
+    progress handler (``interrupted``), PostgreSQL's ``statement_timeout``, or a writer
+    that waited its budget for SQLite's writers' lock."""
+    if isinstance(error, WriterLockTimeout):
+        return True
     original = getattr(error, "orig", error)
     if getattr(original, "sqlstate", None) == "57014":  # query_canceled
         return True
@@ -299,13 +304,16 @@ class OnEventLoopError(RuntimeError):
 WRITER_LOCK = "writer_lock"
 
 
-def _queue_writers(engine: Engine, lock_path: str) -> None:
+def _queue_writers(engine: Engine, lock_path: str, timeout: float | None = None) -> None:
     """Make writers, in every process, wait their turn on a lock the kernel hands over.
 
     SQLite's own wait for a busy database sleeps 1, 2, 5... milliseconds between tries,
-    stalling the event loop far longer than the write it waits for takes. A writer
-    here holds an exclusive ``flock`` from ``BEGIN IMMEDIATE`` until its connection
-    goes back to the pool, and the next one wakes the moment it is released.
+    far longer than the write it waits for takes. A writer here holds an exclusive
+    ``flock`` from ``BEGIN IMMEDIATE`` until its connection goes back to the pool, and
+    the next one wakes the moment it is released. With a ``timeout`` (the server's
+    budget), a writer waits at most that long (``WriterLockTimeout``): a command holding
+    the lock for minutes (a large import) costs the server's writers an answer, not
+    their threads for as long as it runs.
     """
 
     @event.listens_for(engine, "connect")
@@ -319,13 +327,41 @@ def _queue_writers(engine: Engine, lock_path: str) -> None:
 
     @event.listens_for(engine, "begin")
     def _on_begin(connection: Any) -> None:
-        fcntl.flock(connection.info[WRITER_LOCK], fcntl.LOCK_EX)
+        if timeout is None:
+            fcntl.flock(connection.info[WRITER_LOCK], fcntl.LOCK_EX)
+        else:
+            _flock_within(connection.info[WRITER_LOCK], timeout)
         connection.exec_driver_sql("BEGIN IMMEDIATE")
 
     @event.listens_for(engine, "checkin")
     def _on_checkin(_dbapi_connection: Any, record: Any) -> None:
         if (fd := record.info.get(WRITER_LOCK)) is not None:
             fcntl.flock(fd, fcntl.LOCK_UN)
+
+
+class WriterLockTimeout(Exception):
+    """A writer waited its budget for SQLite's writers' lock without getting it."""
+
+
+def _flock_within(fd: int, seconds: float) -> None:
+    """Take the exclusive ``flock`` on ``fd``, trying again after short pauses (0.5 ms,
+    doubling up to 5 ms) for at most ``seconds``; raise ``WriterLockTimeout`` then.
+
+    Tries, not a blocking wait: a thread blocked in ``flock`` cannot be told to stop,
+    and one that gave up while another thread of the process still waited on the same
+    descriptor could be handed a lock nobody would release.
+    """
+    deadline = time.monotonic() + seconds
+    pause = 0.0005
+    while True:
+        try:
+            fcntl.flock(fd, fcntl.LOCK_EX | fcntl.LOCK_NB)
+            return
+        except BlockingIOError:
+            if time.monotonic() >= deadline:
+                raise WriterLockTimeout(seconds) from None
+        time.sleep(pause)
+        pause = min(pause * 2, 0.005)
 
 
 @dataclass
@@ -351,7 +387,7 @@ class Database:
         read_engine = make_engine(
             settings, read_only=True, statement_timeout=timeout, off_loop=serving
         )
-        writer = DirectConnection(engine)
+        writer = DirectConnection(engine, lock_timeout=timeout)
         # SQLite empties a connection's page cache whenever another connection has
         # committed, so a reader beside the audit writer would start nearly every
         # request cold; the writer's own commits leave its cache as it is. Its reads
@@ -379,9 +415,11 @@ class DirectConnection:
     across one, so one connection serves every request of the loop. Not for threads.
     """
 
-    def __init__(self, source: Engine | Connection) -> None:
+    def __init__(self, source: Engine | Connection, lock_timeout: float | None = None) -> None:
         self.source = source
         self.dialect = source.dialect
+        # How long ``transaction`` waits for SQLite's writers' lock (None: for ever).
+        self.lock_timeout = lock_timeout
         self._kept: PoolProxiedConnection | None = None
 
     def run(self, sql: str, parameters: Any, *, fetch: bool, many: bool = False) -> list[Any]:
@@ -415,7 +453,7 @@ class DirectConnection:
         connection = self._connection()
         lock = connection.info.get(WRITER_LOCK)
         if lock is not None:
-            await _take_lock(lock)
+            await _take_lock(lock, self.lock_timeout)
         try:
             if self.dialect.name == "sqlite":
                 self.run("BEGIN IMMEDIATE", (), fetch=False)
@@ -463,9 +501,11 @@ def _pipeline(dbapi_connection: Any) -> AbstractContextManager[Any]:
     return pipeline() if pipeline is not None else nullcontext()
 
 
-async def _take_lock(fd: int) -> None:
+async def _take_lock(fd: int, timeout: float | None = None) -> None:
     """Take the exclusive ``flock`` on ``fd``: at once if it is free, else in a thread
-    that waits for it, so that the event loop goes on serving meanwhile."""
+    that waits for it, so that the event loop goes on serving meanwhile; for at most
+    ``timeout`` seconds, then raise ``WriterLockTimeout`` (a command may hold the lock
+    for minutes, and the requests waiting for this writer would wait as long)."""
     try:
         fcntl.flock(fd, fcntl.LOCK_EX | fcntl.LOCK_NB)
         return
@@ -473,10 +513,12 @@ async def _take_lock(fd: int) -> None:
         pass
     waiting = asyncio.get_running_loop().run_in_executor(None, fcntl.flock, fd, fcntl.LOCK_EX)
     try:
-        await asyncio.shield(waiting)
-    except asyncio.CancelledError:
+        await asyncio.wait_for(asyncio.shield(waiting), timeout)
+    except (asyncio.CancelledError, TimeoutError) as stopped:
         # The thread takes the lock in the end: give it back then.
         waiting.add_done_callback(lambda _: fcntl.flock(fd, fcntl.LOCK_UN))
+        if isinstance(stopped, TimeoutError):
+            raise WriterLockTimeout(timeout) from None
         raise
 
 

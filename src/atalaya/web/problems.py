@@ -20,7 +20,7 @@ from starlette.exceptions import HTTPException
 from atalaya.accounts.deps import get_runtime
 from atalaya.audit import service as audit
 from atalaya.audit.service import Outcome
-from atalaya.db import statement_timed_out
+from atalaya.db import WriterLockTimeout, statement_timed_out
 from atalaya.errors import DomainError, FieldError, field_errors_from_pydantic, message_for
 from atalaya.i18n import translator
 from atalaya.web.language import request_language
@@ -157,7 +157,12 @@ async def _audit_denial(request: Request, error: DomainError) -> None:
 async def respond(request: Request, error: DomainError) -> Response:
     """Answer ``error`` as problem+json, or for a browser as a page or a redirect."""
     if error.code in DENIALS or error.concealed in DENIALS:
-        await _audit_denial(request, error)
+        try:
+            await _audit_denial(request, error)
+        except WriterLockTimeout:
+            # A refusal that cannot be recorded now is still a refusal: answered as
+            # the node being too busy, never as the resource.
+            error = DomainError("API-111")
     if wants_json(request):
         return problem_response(request, error)
     if error.code in ("AUTH-101", "AUTH-109", "AUTH-103"):
@@ -237,4 +242,5 @@ def install(app: FastAPI) -> None:
     describe_problems_in_openapi(app)
     app.add_exception_handler(DataError, unstorable)
     app.add_exception_handler(OperationalError, over_budget)
+    app.add_exception_handler(WriterLockTimeout, over_budget)
     app.add_exception_handler(Exception, unexpected)
