@@ -286,6 +286,38 @@ def test_a_change_or_a_deportation_notice_is_refused_a_date_of_birth_a_record_re
     assert alerts(session) == before
 
 
+MADE_UP = "01900000-0000-7000-8000-000000000000"
+
+
+def test_a_caller_without_the_role_learns_nothing_of_which_alerts_exist(
+    client: TestClient,
+    auth,
+    session: Session,  # type: ignore[no-untyped-def]
+) -> None:
+    issued = issue(client, auth, stolen_vehicle())["uid"]
+    notice = received(session, AlertType.DEPORTATION, deportation()).uid
+    session.commit()
+    cancel = {"reason": "Recuperado.", "version": 1}
+    change = {**stolen_vehicle(), "version": 1}
+    for uid in (issued, notice, MADE_UP):
+        # bob (analyst) neither issues nor acknowledges; alice does not acknowledge.
+        assert_problem(client.put(f"{URL}/{uid}", json=change, headers=auth("bob")), 403,
+                       "AUTH-111")  # fmt: skip
+        assert_problem(client.post(f"{URL}/{uid}/cancel", json=cancel, headers=auth("bob")), 403,
+                       "AUTH-111")  # fmt: skip
+        assert_problem(client.post(f"{URL}/{uid}/acknowledge", headers=auth("alice")), 403,
+                       "AUTH-111")  # fmt: skip
+    assert_problem(client.put(f"{URL}/{MADE_UP}", json=change, headers=auth("alice")), 404,
+                   "API-106")  # fmt: skip
+    web_sign_in(client, "bob")
+    token = csrf_from(client.get("/alerts").text)
+    for uid in (issued, MADE_UP):
+        page = client.post(f"/alerts/{uid}/cancel", data={"csrf_token": token, **cancel})
+        assert page.status_code == 403, uid
+        page = client.post(f"/alerts/{uid}/acknowledge", data={"csrf_token": token})
+        assert page.status_code == 403, uid
+
+
 def test_keys_are_the_normalised_identifiers(session: Session) -> None:
     alert = received(session, AlertType.STOLEN_VEHICLE, stolen_vehicle())
     keys = set(session.execute(select(AlertKey.kind, AlertKey.value)).all())
