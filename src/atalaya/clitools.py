@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import datetime as dt
 import gc
 import getpass
 import sys
@@ -86,6 +87,21 @@ def reports_errors(func: Callable[P, R]) -> Callable[P, R]:
             raise typer.Exit(1) from None
 
     return wrapper
+
+
+def refusal(code: str) -> str:
+    """Return ``CODE: message`` for a value an option refuses, in the node's language: a
+    parser raises it as ``typer.BadParameter``, which names the option."""
+    return f"{code}: {message_for(code, translator(Settings().language))}"
+
+
+def day(text: str) -> dt.datetime:
+    """Return the day ``text`` gives (``YYYY-MM-DD``), in ASCII digits only (``API-104``
+    otherwise, as the API answers): ``strptime`` alone reads Arabic-Indic or full-width
+    digits (``٢٠٢٤``). Use it as ``typer.Option(parser=day)``."""
+    if not text.isascii():
+        raise typer.BadParameter(refusal("API-104"))
+    return dt.datetime.strptime(text, "%Y-%m-%d")
 
 
 def read_secret_from_stdin(prompt: str) -> str:

@@ -149,6 +149,13 @@ def test_a_wanted_person_lights_up_on_a_recorded_person_by_name_and_date_of_birt
          "ALR-111"),
         (wanted(person={"surnames": "Pérez", "nationality": "XX"}), "person.nationality",
          "ALR-112"),
+        (wanted(person={"surnames": "Pérez", "date_of_birth": "1850"}), "person.date_of_birth",
+         "REC-120"),
+        (wanted(type="missing", warrant_reference=None,
+                person={"surnames": "Pérez", "date_of_birth": "1899-12"}),
+         "person.date_of_birth", "REC-120"),
+        (wanted(person={"surnames": "Pérez", "date_of_birth": "2999-01"}), "person.date_of_birth",
+         "REC-102"),
         ({**wanted(), "colour": "red"}, "colour", "API-103"),
         ({**wanted(), "review_date": "next year"}, "review_date", "API-104"),
     ],
@@ -255,6 +262,62 @@ def test_a_received_alert_changes_only_by_its_owner_and_a_deportation_is_acknowl
     assert_problem(response, 409, "ALR-110")
 
 
+def test_a_change_or_a_deportation_notice_is_refused_a_date_of_birth_a_record_refuses(
+    client: TestClient,
+    auth,
+    session: Session,  # type: ignore[no-untyped-def]
+) -> None:
+    alert = issue(client, auth, wanted())
+    url = f"{URL}/{alert['uid']}"
+    early = {**wanted(person={"surnames": "Pérez", "date_of_birth": "1234-05-06"}), "version": 1}
+    problem = assert_problem(client.put(url, json=early, headers=auth("alice")), 422, "REC-120")
+    assert [(e["field"], e["message"]) for e in problem["errors"]] == [
+        ("person.date_of_birth", "This date is before 1900.")
+    ]
+    assert client.get(url, headers=auth("alice")).json()["version"] == 1
+    before = alerts(session)
+    tomorrow = (dt.date.today() + dt.timedelta(days=1)).isoformat()
+    unborn = {**deportation(), "person": {**deportation()["person"], "date_of_birth": tomorrow}}
+    response = client.post(URL, json=unborn, headers=auth("diana"))
+    problem = assert_problem(response, 422, "REC-102")
+    assert [(e["field"], e["code"]) for e in problem["errors"]] == [
+        ("person.date_of_birth", "REC-102")
+    ]
+    assert alerts(session) == before
+
+
+MADE_UP = "01900000-0000-7000-8000-000000000000"
+
+
+def test_a_caller_without_the_role_learns_nothing_of_which_alerts_exist(
+    client: TestClient,
+    auth,
+    session: Session,  # type: ignore[no-untyped-def]
+) -> None:
+    issued = issue(client, auth, stolen_vehicle())["uid"]
+    notice = received(session, AlertType.DEPORTATION, deportation()).uid
+    session.commit()
+    cancel = {"reason": "Recuperado.", "version": 1}
+    change = {**stolen_vehicle(), "version": 1}
+    for uid in (issued, notice, MADE_UP):
+        # bob (analyst) neither issues nor acknowledges; alice does not acknowledge.
+        assert_problem(client.put(f"{URL}/{uid}", json=change, headers=auth("bob")), 403,
+                       "AUTH-111")  # fmt: skip
+        assert_problem(client.post(f"{URL}/{uid}/cancel", json=cancel, headers=auth("bob")), 403,
+                       "AUTH-111")  # fmt: skip
+        assert_problem(client.post(f"{URL}/{uid}/acknowledge", headers=auth("alice")), 403,
+                       "AUTH-111")  # fmt: skip
+    assert_problem(client.put(f"{URL}/{MADE_UP}", json=change, headers=auth("alice")), 404,
+                   "API-106")  # fmt: skip
+    web_sign_in(client, "bob")
+    token = csrf_from(client.get("/alerts").text)
+    for uid in (issued, MADE_UP):
+        page = client.post(f"/alerts/{uid}/cancel", data={"csrf_token": token, **cancel})
+        assert page.status_code == 403, uid
+        page = client.post(f"/alerts/{uid}/acknowledge", data={"csrf_token": token})
+        assert page.status_code == 403, uid
+
+
 def test_keys_are_the_normalised_identifiers(session: Session) -> None:
     alert = received(session, AlertType.STOLEN_VEHICLE, stolen_vehicle())
     keys = set(session.execute(select(AlertKey.kind, AlertKey.value)).all())
@@ -306,6 +369,21 @@ def test_the_form_issues_an_alert_or_shows_each_message_by_its_field(
     assert alert.subject == {"vehicle": {"vin": VIN}}
     web_sign_in(client, "bob")
     assert client.get("/alerts/new").status_code == 403
+
+
+def test_the_form_refuses_a_date_of_birth_before_1900_beside_its_field(
+    client: TestClient, session: Session
+) -> None:
+    web_sign_in(client, "alice")
+    token = csrf_from(client.get("/alerts/new").text)
+    before = alerts(session)
+    form = {"csrf_token": token, "type": "missing", "summary": "Desaparecida en Juárez.",
+            "review_date": NEXT_YEAR, "person.surnames": "Ruiz", "person.date_of_birth": "1850"}  # fmt: skip
+    page = client.post("/alerts/new", data=form)
+    assert page.status_code == 422
+    assert 'id="person.date_of_birth-error"' in page.text
+    assert "This date is before 1900." in page.text
+    assert alerts(session) == before
 
 
 def test_the_alerts_lit_on_an_incident_are_audited_and_a_read_names_the_records_it_showed(

@@ -190,3 +190,23 @@ def test_amending_an_agreement_changes_only_what_is_given(
     assert emptied.exit_code == 0, emptied.output
     assert newest_terms() == (3, [], both, ["H2"], 500, None)
     engine.dispose()
+
+
+def test_an_agreements_last_day_is_refused_in_digits_other_than_ascii(
+    cli_env: Settings, foreign: ForeignNode
+) -> None:
+    engine = make_engine(cli_env)
+    description = peers.fetch_description(foreign.client, FOREIGN_URL)
+    with Session(engine) as session:
+        peers.add_peer(session, TEST_CONTEXT, description, description.fingerprint)
+        session.commit()
+    add = ["agreements", "add", "--peer", "co-ponal", "--receive", "node:ping", "--until"]
+    refused = runner.invoke(cli, [*add, "٢٠٩٩-12-31"])  # Arabic-Indic digits
+    assert refused.exit_code != 0 and "API-104" in refused.output, refused.output
+    assert runner.invoke(cli, [*add, "2099-12-31"]).exit_code == 0
+    amend = runner.invoke(cli, ["agreements", "amend", "co-ponal-1", "--until", "２１００-01-01"])
+    assert amend.exit_code != 0 and "API-104" in amend.output, amend.output
+    with Session(engine) as session:
+        (agreement,) = session.scalars(select(Agreement)).all()
+        assert (agreement.version, agreement.valid_until.year) == (1, 2100)  # type: ignore[union-attr]
+    engine.dispose()

@@ -15,12 +15,22 @@ from sqlalchemy import func, select
 from sqlalchemy.orm import Session
 
 from atalaya.audit.models import AuditEntry
+from atalaya.db import utcnow
 from atalaya.errors import DomainError
 from atalaya.federation import envelopes, node, peers
 from atalaya.federation.agreements import Terms, add_agreement, revoke_agreement
+from atalaya.federation.envelopes import new_envelope_id
 from atalaya.federation.inbox import Attempt, receive
 from atalaya.federation.keys import generate
-from atalaya.federation.models import Agreement, InboxEnvelope, KeyUse, NodeKey, Peer
+from atalaya.federation.models import (
+    Agreement,
+    HitOutcome,
+    HitQueryReceived,
+    InboxEnvelope,
+    KeyUse,
+    NodeKey,
+    Peer,
+)
 from atalaya.federation.outbox import enqueue
 from atalaya.settings import Settings
 from conftest import TEST_CONTEXT
@@ -191,6 +201,28 @@ def test_the_daily_quota_is_enforced(
     session.commit()
     assert post(client, foreign.sealed()).status_code == 202
     assert_rejected(client, session, peer, foreign.sealed(), 429, "FED-114")
+    # Try again once the envelope accepted leaves the last 24 hours.
+    retry_after = int(post(client, foreign.sealed()).headers["Retry-After"])
+    assert 86_400 - 60 < retry_after <= 86_400
+
+
+def test_the_daily_quota_counts_the_peers_hit_queries_too_and_says_when_to_try_again(
+    client: TestClient, session: Session, local: node.NodeIdentity, foreign: ForeignNode
+) -> None:
+    peer = pin(session, foreign)
+    terms = Terms(receive=["node:ping", "hit:vehicle"], daily_limit=2)
+    agreement = add_agreement(session, TEST_CONTEXT, terms, peer=peer)
+    an_hour_ago = utcnow() - dt.timedelta(hours=1)
+    session.add(HitQueryReceived(envelope_id=new_envelope_id(), peer_id=peer.id,
+                                 agreement_id=agreement.id, kind="vin", blinded="0" * 64,
+                                 purpose="investigation", outcome=HitOutcome.NO_HIT,
+                                 received_at=an_hour_ago))  # fmt: skip
+    session.commit()
+    assert post(client, foreign.sealed()).status_code == 202
+    assert_rejected(client, session, peer, foreign.sealed(), 429, "FED-114")
+    # The query of an hour ago is the oldest counted: it leaves the day in 23 hours.
+    retry_after = int(post(client, foreign.sealed()).headers["Retry-After"])
+    assert 23 * 3600 - 60 < retry_after <= 23 * 3600
 
 
 def test_an_oversized_envelope_is_rejected(

@@ -93,3 +93,13 @@ def test_query_prints_json_and_publish_opens_the_series(cli_env: Settings, tmp_p
 def test_query_refuses_bad_filters_with_their_codes(cli_env: Settings) -> None:
     result = runner.invoke(cli, ["stats", "query", "--iccs", "0108"])
     assert result.exit_code == 1 and "OBS-115" in result.output
+
+
+def test_import_refuses_a_vintage_in_digits_other_than_ascii(
+    cli_env: Settings, tmp_path: Path
+) -> None:
+    path = str(conapo_file(tmp_path))
+    args = ["stats", "import", "--format", "conapo-population", "--vintage", "٢٠٢٣-01-01", path]
+    result = runner.invoke(cli, args)
+    assert result.exit_code != 0 and "API-104" in result.output, result.output
+    assert stored(cli_env) == (0, 0, 0, 0)

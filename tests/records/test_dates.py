@@ -10,11 +10,14 @@ from typing import Any
 import pytest
 from fastapi.testclient import TestClient
 from sqlalchemy.orm import Session
+from typer.testing import CliRunner
 
 from accounts.test_sign_in_web import web_sign_in
+from atalaya.cli import app as cli
 from atalaya.records.csv_format import read_csv
 from atalaya.records.formats import read_jsonl
 from atalaya.records.imports import import_records
+from atalaya.settings import Settings
 from conftest import TEST_CONTEXT
 from records.test_imports import incidents, jsonl, juarez_officer
 from records.test_incident_form import GOOD, post
@@ -151,3 +154,22 @@ def test_a_jsonl_import_rejects_records_with_dates_it_cannot_hold(
         ("line 3", "API-104", "reported_at"),
     }
     assert (report.read, report.stored, incidents(session)) == (3, 0, 0)
+
+
+# A bound of ``atalaya records export``, and the code it is refused with.
+BAD_BOUNDS = {
+    ("--since", f"{ARABIC_2024}-01-01"): "API-104",
+    ("--until", "２０２４-01-01"): "API-104",
+    ("--since", "20240101"): "API-104",  # not seconds since 1970
+    ("--until", "1899-12-31"): "REC-120",
+}
+
+
+@pytest.mark.parametrize("bound", BAD_BOUNDS, ids=[" ".join(b) for b in BAD_BOUNDS])
+def test_the_export_command_refuses_a_bound_the_list_refuses(
+    bound: tuple[str, str], cli_env: Settings, tmp_path: Path
+) -> None:
+    out = tmp_path / "out.jsonl"
+    result = CliRunner().invoke(cli, ["records", "export", *bound, "--output", str(out)])
+    assert result.exit_code != 0 and BAD_BOUNDS[bound] in result.output, result.output
+    assert not out.exists()

@@ -148,8 +148,7 @@ def list_alerts(
 def read_alert(uid: Uid, request: Request, session: SessionDep) -> AlertDetailOut:
     """Read an alert and the records you may see that match it (audited)."""
     principal = signed_in(request)
-    authorize(principal, "alert.read")
-    alert = service.get_alert(session, uid)
+    alert = service.alert_for(session, principal, "alert.read", uid)
     matches = [
         MatchOut(
             incident_id=m.incident.id,
@@ -175,7 +174,7 @@ def read_alert(uid: Uid, request: Request, session: SessionDep) -> AlertDetailOu
 def change_alert(uid: Uid, body: AlertChange, request: Request, session: SessionDep) -> AlertOut:
     """Replace the content of an alert this node issued, giving the version you read."""
     principal = signed_in(request)
-    alert = service.get_alert(session, uid)
+    alert = service.alert_for(session, principal, "alert.issue", uid)
     content = AlertIn(**body.model_dump(exclude={"version"}))
     service.update_alert(session, audit_context(request), principal, alert, content, body.version)
     exchange.share(session, get_runtime(request).settings, alert, exchange.PUBLISH)
@@ -186,7 +185,7 @@ def change_alert(uid: Uid, body: AlertChange, request: Request, session: Session
 def cancel_alert(uid: Uid, body: AlertCancel, request: Request, session: SessionDep) -> AlertOut:
     """Cancel an alert this node issued; the peers that hold it are told."""
     principal = signed_in(request)
-    alert = service.get_alert(session, uid)
+    alert = service.alert_for(session, principal, "alert.issue", uid)
     ctx = audit_context(request)
     service.cancel_alert(session, ctx, principal, alert, body.reason, body.version)
     exchange.share(session, get_runtime(request).settings, alert, exchange.CANCEL)
@@ -197,7 +196,7 @@ def cancel_alert(uid: Uid, body: AlertCancel, request: Request, session: Session
 def acknowledge_alert(uid: Uid, request: Request, session: SessionDep) -> AlertOut:
     """Acknowledge a deportation notice received from another node."""
     principal = signed_in(request)
-    alert = service.get_alert(session, uid)
+    alert = service.alert_for(session, principal, "alert.acknowledge", uid)
     first = alert.acknowledged_at is None
     service.acknowledge(session, audit_context(request), principal, alert)
     if first:

@@ -1,5 +1,6 @@
 """What an alert must say, by type: every broken rule comes back at once, each with its
-field and code (``ALR-1xx``, listed in docs/alerts.md)."""
+field and code (``ALR-1xx``, and the records' date rules ``REC-102`` and ``REC-120`` for
+a date of birth; listed in docs/alerts.md)."""
 
 from __future__ import annotations
 
@@ -16,7 +17,7 @@ from atalaya.matching.identifiers import (
     normalise_vin,
     vin_is_valid,
 )
-from atalaya.records.dates import parse_partial_date
+from atalaya.records.dates import before_first_year, parse_partial_date
 from atalaya.records.vocabularies import vocabularies
 
 # The part each type is about, and the parts it may carry besides.
@@ -64,7 +65,7 @@ def validate(data: AlertIn, today: dt.date, countries: Collection[str]) -> list[
         errors.append(FieldError("warrant_reference", "ALR-103"))
     if kind is AlertType.DEPORTATION:
         errors += _deportation(data, countries)
-    errors += _identifiers(data, countries)
+    errors += _identifiers(data, today, countries)
     return errors
 
 
@@ -83,14 +84,13 @@ def _deportation(data: AlertIn, countries: Collection[str]) -> list[FieldError]:
     return errors
 
 
-def _identifiers(data: AlertIn, countries: Collection[str]) -> list[FieldError]:
+def _identifiers(data: AlertIn, today: dt.date, countries: Collection[str]) -> list[FieldError]:
     errors: list[FieldError] = []
     person = data.person
     if person is not None:
         if not person.surnames and not person.given_names:
             errors.append(FieldError("person.surnames", "ALR-105", {"part": "person"}))
-        if person.date_of_birth and parse_partial_date(person.date_of_birth) is None:
-            errors.append(FieldError("person.date_of_birth", "ALR-111"))
+        errors += _date_of_birth(person.date_of_birth, today)
         if person.sex not in vocabularies()["sex"]:
             errors.append(FieldError("person.sex", "ALR-101", _choices(person.sex, "sex")))
         if person.nationality and person.nationality not in countries:
@@ -114,6 +114,23 @@ def _identifiers(data: AlertIn, countries: Collection[str]) -> list[FieldError]:
         if document.issuing_country and document.issuing_country not in countries:
             errors.append(_unknown_country("document.issuing_country", document.issuing_country))
     return errors
+
+
+def _date_of_birth(text: str | None, today: dt.date) -> list[FieldError]:
+    """Refuse a date of birth as a record's is refused: not a partial date in ASCII
+    digits (``ALR-111``), in the future (``REC-102``), before 1900 (``REC-120``)."""
+    if not text:
+        return []
+    span = parse_partial_date(text)
+    if span is None:
+        code = "ALR-111"
+    elif span.earliest.date() > today:
+        code = "REC-102"
+    elif before_first_year(span.earliest):
+        code = "REC-120"
+    else:
+        return []
+    return [FieldError("person.date_of_birth", code)]
 
 
 def _unknown_country(field: str, value: str) -> FieldError:

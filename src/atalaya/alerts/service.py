@@ -189,6 +189,17 @@ def _audit(
     )
 
 
+def alert_for(session: Session, principal: Principal, action: str, uid: str) -> Alert:
+    """Return the alert with this uid, for ``principal`` to take ``action`` on.
+
+    Raises ``AUTH-111`` when no role grants ``action``, before looking, so that the
+    answer says nothing of which ids exist; ``API-106`` when there is no such alert.
+    Whether the alert is in the principal's jurisdiction is the action's to check.
+    """
+    authorize(principal, action)
+    return get_alert(session, uid)
+
+
 def get_alert(session: Session, uid: str) -> Alert:
     """Return the alert with this uid; raise ``API-106`` when there is none."""
     alert = session.scalar(select(Alert).where(Alert.uid == uid))

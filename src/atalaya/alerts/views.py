@@ -156,8 +156,7 @@ def alert_page(
     uid: str, request: Request, principal: WebPrincipal, session: SessionDep
 ) -> Response:
     """One alert, what it says, and the records the viewer may see that match it."""
-    authorize(principal, "alert.read")
-    alert = service.get_alert(session, uid[:36])
+    alert = service.alert_for(session, principal, "alert.read", uid[:36])
     matches = service.matching_records(session, principal, alert)
     incidents = sorted({m.incident.id for m in matches})
     audit_read(
@@ -186,7 +185,7 @@ def cancel(
     uid: str, request: Request, principal: WebPrincipal, session: SessionDep, form: SubmittedForm
 ) -> Response:
     """Cancel the alert (the form gives the reason and the version it was read at)."""
-    alert = service.get_alert(session, uid[:36])
+    alert = service.alert_for(session, principal, "alert.issue", uid[:36])
     reason = str(form.get("reason", "")).strip()[:500]
     if not reason:
         raise DomainError("ALR-102", field="reason", params={"part": "reason"})
@@ -201,7 +200,7 @@ def acknowledge(
     uid: str, request: Request, principal: WebPrincipal, session: SessionDep
 ) -> Response:
     """Acknowledge the deportation notice."""
-    alert = service.get_alert(session, uid[:36])
+    alert = service.alert_for(session, principal, "alert.acknowledge", uid[:36])
     first = alert.acknowledged_at is None
     service.acknowledge(session, audit_context(request), principal, alert)
     if first:

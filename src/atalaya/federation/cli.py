@@ -10,7 +10,7 @@ import typer
 from sqlalchemy import select
 
 from atalaya.audit.service import append
-from atalaya.clitools import cli_context, echo_table, reports_errors, runtime, unit_of_work
+from atalaya.clitools import cli_context, day, echo_table, reports_errors, runtime, unit_of_work
 from atalaya.errors import DomainError
 from atalaya.federation import agreements as agreement_service
 from atalaya.federation import node as node_service
@@ -177,7 +177,7 @@ def agreements_add(
         int | None, typer.Option(min=0, help="Envelopes a day the peer may send us.")
     ] = None,
     until: Annotated[
-        dt.datetime | None, typer.Option(formats=["%Y-%m-%d"], help="Last day (YYYY-MM-DD).")
+        dt.datetime | None, typer.Option(parser=day, help="Last day (YYYY-MM-DD).")
     ] = None,
 ) -> None:
     """Record an agreement with a peer or a group: the data classes it allows each way.
@@ -220,7 +220,7 @@ def agreements_amend(
         bool, typer.Option("--no-daily-limit", help="Drop the quota: the default applies.")
     ] = False,
     until: Annotated[
-        dt.datetime | None, typer.Option(formats=["%Y-%m-%d"], help="Last day (YYYY-MM-DD).")
+        dt.datetime | None, typer.Option(parser=day, help="Last day (YYYY-MM-DD).")
     ] = None,
     no_until: Annotated[bool, typer.Option("--no-until", help="Valid until revoked.")] = False,
 ) -> None:

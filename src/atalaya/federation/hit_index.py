@@ -15,7 +15,6 @@ from __future__ import annotations
 
 import datetime as dt
 import json
-import math
 from collections.abc import Iterator
 from dataclasses import dataclass
 from typing import Any
@@ -59,7 +58,6 @@ from atalaya.federation.models import (
     HitOutcome,
     HitQueryReceived,
     HitWatch,
-    InboxEnvelope,
     KeyUse,
     Peer,
     PeerGroupMember,
@@ -371,39 +369,11 @@ def _check_quota(
     agreement (any version) reach its daily limit; under an agreement that sets none,
     ``FED-162`` once its queries reach ``federation_hit_daily_limit``. Either says when
     the oldest one counted leaves the day (``retry_after``, in seconds)."""
-    # Counted and then recorded in this transaction: queries of the same peer take their
-    # turn on its row (SQLite's writers already take theirs), so that concurrent ones
-    # cannot each find room under the limit.
-    session.execute(select(Peer.id).where(Peer.id == peer.id).with_for_update())
-    since = now - dt.timedelta(days=1)
-    same = select(Agreement.id).where(Agreement.reference == agreement.reference)
-    counted = [_received(session, HitQueryReceived, peer, same, since)]
-    if agreement.daily_limit is None:
-        code, limit = "FED-162", settings.federation_hit_daily_limit
-    else:
-        code, limit = "FED-114", agreement.daily_limit
-        counted.append(_received(session, InboxEnvelope, peer, same, since))
-    if sum(count for count, _ in counted) >= limit:
-        oldest = min((first for _, first in counted if first is not None), default=now)
-        wait = (oldest + dt.timedelta(days=1) - now).total_seconds()
-        raise DomainError(code, params={"limit": limit, "retry_after": max(1, math.ceil(wait))})
-
-
-def _received(
-    session: Session,
-    model: type[HitQueryReceived] | type[InboxEnvelope],
-    peer: Peer,
-    agreements: Select[int],
-    since: dt.datetime,
-) -> tuple[int, dt.datetime | None]:
-    """Return how many ``model`` rows came from ``peer`` under ``agreements`` after
-    ``since``, and when the first of them came."""
-    count, first = session.execute(
-        select(func.count(model.id), func.min(model.received_at)).where(
-            model.peer_id == peer.id, model.agreement_id.in_(agreements), model.received_at > since
-        )
-    ).one()
-    return count, first
+    if agreement.daily_limit is not None:
+        inbox.refuse_past_quota(session, peer, agreement, now, "FED-114", agreement.daily_limit)
+        return
+    limit = settings.federation_hit_daily_limit
+    inbox.refuse_past_quota(session, peer, agreement, now, "FED-162", limit, (HitQueryReceived,))
 
 
 def _record(

@@ -9,13 +9,14 @@ from __future__ import annotations
 
 import datetime as dt
 import logging
+import math
 import re
 import uuid
 from dataclasses import dataclass
 from typing import Any
 
 from pydantic import AwareDatetime, BaseModel, ConfigDict, Field, ValidationError
-from sqlalchemy import func, select
+from sqlalchemy import Select, func, select
 from sqlalchemy.exc import IntegrityError
 from sqlalchemy.orm import Session
 
@@ -30,6 +31,7 @@ from atalaya.federation.keys import NodeKeys
 from atalaya.federation.models import (
     Agreement,
     Direction,
+    HitQueryReceived,
     InboxEnvelope,
     KeyUse,
     Peer,
@@ -178,18 +180,54 @@ def _agreement(
     if agreement is None:
         raise DomainError("FED-112", params={"data_class": data_class})
     if agreement.daily_limit is not None:
-        used = session.scalar(
-            select(func.count(InboxEnvelope.id))
-            .join(Agreement, Agreement.id == InboxEnvelope.agreement_id)
-            .where(
-                InboxEnvelope.peer_id == peer.id,
-                Agreement.reference == agreement.reference,
-                InboxEnvelope.received_at > now - dt.timedelta(days=1),
-            )
-        )
-        if (used or 0) >= agreement.daily_limit:
-            raise DomainError("FED-114", params={"limit": agreement.daily_limit})
+        refuse_past_quota(session, peer, agreement, now, "FED-114", agreement.daily_limit)
     return agreement
+
+
+def refuse_past_quota(
+    session: Session,
+    peer: Peer,
+    agreement: Agreement,
+    now: dt.datetime,
+    code: str,
+    limit: int,
+    counted: tuple[type[InboxEnvelope] | type[HitQueryReceived], ...] = (
+        InboxEnvelope,
+        HitQueryReceived,
+    ),
+) -> None:
+    """Raise ``code`` once what ``peer`` sent in the last day under ``agreement`` (any
+    version), the envelopes and hit/no-hit queries ``counted``, reaches ``limit``; the
+    error says when the oldest of them leaves the day (``retry_after``, in seconds, which
+    the answer gives as ``Retry-After``)."""
+    # Counted and then recorded in this transaction: what the same peer sends takes its
+    # turn on its row (SQLite's writers already take theirs), so that concurrent
+    # envelopes or queries cannot each find room under the limit.
+    session.execute(select(Peer.id).where(Peer.id == peer.id).with_for_update())
+    since = now - dt.timedelta(days=1)
+    same = select(Agreement.id).where(Agreement.reference == agreement.reference)
+    found = [_received(session, model, peer, same, since) for model in counted]
+    if sum(count for count, _ in found) >= limit:
+        oldest = min((first for _, first in found if first is not None), default=now)
+        wait = (oldest + dt.timedelta(days=1) - now).total_seconds()
+        raise DomainError(code, params={"limit": limit, "retry_after": max(1, math.ceil(wait))})
+
+
+def _received(
+    session: Session,
+    model: type[InboxEnvelope] | type[HitQueryReceived],
+    peer: Peer,
+    agreements: Select[int],
+    since: dt.datetime,
+) -> tuple[int, dt.datetime | None]:
+    """Return how many ``model`` rows came from ``peer`` under ``agreements`` after
+    ``since``, and when the first of them came."""
+    count, first = session.execute(
+        select(func.count(model.id), func.min(model.received_at)).where(
+            model.peer_id == peer.id, model.agreement_id.in_(agreements), model.received_at > since
+        )
+    ).one()
+    return count, first
 
 
 def _opened(envelope: Envelope, body_jwe: str, node_keys: NodeKeys, limit: int) -> Envelope:

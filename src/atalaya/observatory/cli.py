@@ -12,7 +12,7 @@ import typer
 from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, TimeRemainingColumn
 
 from atalaya.audit import service as audit
-from atalaya.clitools import cli_context, echo_table, reports_errors, runtime, unit_of_work
+from atalaya.clitools import cli_context, day, echo_table, reports_errors, runtime, unit_of_work
 from atalaya.errors import DomainError, message_for
 from atalaya.i18n import translator
 from atalaya.observatory import derived, exports, service
@@ -35,7 +35,7 @@ def import_command(
     vintage: Annotated[
         dt.datetime | None,
         typer.Option(
-            formats=["%Y-%m-%d"],
+            parser=day,
             help="The edition's date (YYYY-MM-DD); sesnsp-idefc reads it from the file name.",
         ),
     ] = None,

@@ -17,6 +17,7 @@ from atalaya.audit import service as audit
 from atalaya.clitools import (
     cli_context,
     collected_between_batches,
+    refusal,
     reports_errors,
     runtime,
     unit_of_work,
@@ -24,6 +25,7 @@ from atalaya.clitools import (
 from atalaya.db import as_utc
 from atalaya.observatory import derived
 from atalaya.observatory.cli import count_now
+from atalaya.records.dates import read_moment
 from atalaya.records.exports import WRITERS
 from atalaya.records.formats import FORMATS
 from atalaya.records.imports import ImportReport, import_staged, staged
@@ -102,6 +104,16 @@ def _print_report(report: ImportReport) -> None:
         typer.echo(f"  rejected {rejection.where} ({rejection.reference or '-'}): {codes}")
 
 
+def _moment(text: str) -> dt.datetime:
+    """Return the moment a bound gives (``--since 2024-01-01``), read as the API reads
+    the list's: ISO 8601 text in ASCII digits, else ``API-104``. ``0`` or ``20240101``
+    are not seconds since 1970, nor ``٢٠٢٤`` a year."""
+    found = read_moment(text)
+    if found is None:
+        raise typer.BadParameter(refusal("API-104"))
+    return found
+
+
 @records.command("export")
 @reports_errors
 def export_command(
@@ -111,8 +123,12 @@ def export_command(
     ] = None,
     agency: Annotated[str | None, typer.Option(help="Only this agency's incidents.")] = None,
     area: Annotated[str | None, typer.Option(help="Only this area and the areas in it.")] = None,
-    since: Annotated[dt.datetime | None, typer.Option(help="Occurred on or after (UTC).")] = None,
-    until: Annotated[dt.datetime | None, typer.Option(help="Occurred before (UTC).")] = None,
+    since: Annotated[
+        dt.datetime | None, typer.Option(parser=_moment, help="Occurred on or after (UTC).")
+    ] = None,
+    until: Annotated[
+        dt.datetime | None, typer.Option(parser=_moment, help="Occurred before (UTC).")
+    ] = None,
     iccs: Annotated[str | None, typer.Option(help="ICCS code at any level.")] = None,
     status: Annotated[str | None, typer.Option(help="Incident status.")] = None,
 ) -> None:

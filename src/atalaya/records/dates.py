@@ -18,7 +18,7 @@ from dataclasses import dataclass
 from functools import lru_cache
 from typing import Annotated
 
-from pydantic import BeforeValidator
+from pydantic import BeforeValidator, TypeAdapter, ValidationError
 
 # The earliest year of an incident, a report or a date of birth (rule REC-120).
 FIRST_YEAR = 1900
@@ -76,6 +76,17 @@ def _iso_text(value: object) -> object:
 
 # A moment given as ISO 8601 text (``2026-11-20T23:40:00Z``); a date alone is midnight.
 Moment = Annotated[dt.datetime, BeforeValidator(_iso_text)]
+
+
+def read_moment(text: str) -> dt.datetime | None:
+    """Return the ``Moment`` that ``text`` gives, or ``None`` if it gives none."""
+    try:
+        return _MOMENT.validate_python(text)
+    except ValidationError:
+        return None
+
+
+_MOMENT: TypeAdapter[dt.datetime] = TypeAdapter(Moment)
 
 
 def before_first_year(moment: dt.datetime) -> bool:
