@@ -11,9 +11,9 @@ from __future__ import annotations
 
 import csv
 import io
-import os
-from collections.abc import Iterator
+from collections.abc import Callable
 from pathlib import Path
+from typing import Any
 
 import pytest
 from typer.testing import CliRunner
@@ -22,13 +22,8 @@ from atalaya.cli import app as cli
 from atalaya.settings import Settings
 from observatory.samples import conapo_file, sesnsp_file
 
-CHROMIUM = Path(os.environ.get("ATALAYA_CHROMIUM", "/usr/bin/chromium"))
 pytestmark = [pytest.mark.browser, pytest.mark.slow]
 
-if not CHROMIUM.exists():
-    if os.environ.get("ATALAYA_REQUIRE_BROWSER"):
-        raise RuntimeError(f"browser tests are required but {CHROMIUM} is missing")
-    pytest.skip(f"{CHROMIUM} is not installed", allow_module_level=True)
 
 runner = CliRunner()
 
@@ -48,25 +43,8 @@ def published(cli_env: Settings, tmp_path: Path) -> None:
 
 
 @pytest.fixture
-def page(tmp_path: Path) -> Iterator[object]:
-    from playwright.sync_api import sync_playwright
-
-    with sync_playwright() as p:
-        browser = p.chromium.launch(
-            executable_path=str(CHROMIUM),
-            args=[
-                "--no-sandbox",
-                "--disable-gpu",
-                "--disable-background-networking",
-                "--disable-component-update",
-                "--disable-sync",
-                "--no-first-run",
-            ],
-        )
-        context = browser.new_context(locale="es-MX")
-        yield context.new_page()
-        context.close()
-        browser.close()
+def page(open_page: Callable[..., Any]) -> Any:
+    return open_page(locale="es-MX")
 
 
 def table_numbers(page, table: str) -> dict[str, list[float]]:  # type: ignore[no-untyped-def]

@@ -5,22 +5,17 @@ filters the list in Spanish and signs out; every step may land on either worker.
 
 from __future__ import annotations
 
-import os
 import re
-from collections.abc import Iterator
+from collections.abc import Callable
 from pathlib import Path
+from typing import Any
 
 import pytest
 
 from atalaya.demo import DEMO_PASSWORD
 
-CHROMIUM = Path(os.environ.get("ATALAYA_CHROMIUM", "/usr/bin/chromium"))
 pytestmark = [pytest.mark.browser, pytest.mark.slow]
 
-if not CHROMIUM.exists():
-    if os.environ.get("ATALAYA_REQUIRE_BROWSER"):
-        raise RuntimeError(f"browser tests are required but {CHROMIUM} is missing")
-    pytest.skip(f"{CHROMIUM} is not installed", allow_module_level=True)
 
 INCIDENT = {
     "reference": "PHONE-1", "occurred_from": "2026-11-20T22:15", "area": "MX-08-037",
@@ -32,25 +27,8 @@ INCIDENT = {
 
 
 @pytest.fixture
-def page(tmp_path: Path) -> Iterator[object]:
-    from playwright.sync_api import sync_playwright
-
-    with sync_playwright() as p:
-        browser = p.chromium.launch(
-            executable_path=str(CHROMIUM),
-            args=[
-                "--no-sandbox",
-                "--disable-gpu",
-                "--disable-background-networking",
-                "--disable-component-update",
-                "--disable-sync",
-                "--no-first-run",
-            ],
-        )
-        context = browser.new_context(locale="es-MX", viewport={"width": 390, "height": 844})
-        yield context.new_page()
-        context.close()
-        browser.close()
+def page(open_page: Callable[..., Any]) -> Any:
+    return open_page(locale="es-MX", viewport={"width": 390, "height": 844})
 
 
 def fill(page, fields: dict[str, str]) -> None:  # type: ignore[no-untyped-def]

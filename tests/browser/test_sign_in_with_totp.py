@@ -3,44 +3,21 @@ to Spanish, and see the home page translated."""
 
 from __future__ import annotations
 
-import os
-from collections.abc import Iterator
+from collections.abc import Callable
 from pathlib import Path
+from typing import Any
 
 import pyotp
 import pytest
 
 from atalaya.demo import DEMO_PASSWORD, DEMO_TOTP_SECRET
 
-CHROMIUM = Path(os.environ.get("ATALAYA_CHROMIUM", "/usr/bin/chromium"))
 pytestmark = [pytest.mark.browser, pytest.mark.slow]
-
-if not CHROMIUM.exists():
-    if os.environ.get("ATALAYA_REQUIRE_BROWSER"):
-        raise RuntimeError(f"browser tests are required but {CHROMIUM} is missing")
-    pytest.skip(f"{CHROMIUM} is not installed", allow_module_level=True)
 
 
 @pytest.fixture
-def page(tmp_path: Path) -> Iterator[object]:
-    from playwright.sync_api import sync_playwright
-
-    with sync_playwright() as p:
-        browser = p.chromium.launch(
-            executable_path=str(CHROMIUM),
-            args=[
-                "--no-sandbox",
-                "--disable-gpu",
-                "--disable-background-networking",
-                "--disable-component-update",
-                "--disable-sync",
-                "--no-first-run",
-            ],
-        )
-        context = browser.new_context(locale="en-US")
-        yield context.new_page()
-        context.close()
-        browser.close()
+def page(open_page: Callable[..., Any]) -> Any:
+    return open_page(locale="en-US")
 
 
 def test_the_administrator_signs_in_with_totp_and_reads_spanish(
